@@ -1,0 +1,117 @@
+//! The command-line grammar, as clap types. Parsing only: no behaviour.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Baton: service orchestration with sandboxed WebAssembly steps.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Write Baton's own diagnostics as JSON lines (filter with BATON_LOG).
+    #[arg(long, global = true)]
+    pub log_json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Work with plugin components locally.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// Run one invocation of a plugin component and print its JSON output.
+    ///
+    /// The output goes to stdout; the plugin's log lines and any failure go to
+    /// stderr. Exit status: 0 success, 1 the step failed, 2 bad usage, 3 the
+    /// component was refused.
+    Run(RunArgs),
+    /// Print what a plugin component says about itself (`describe`).
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ComponentArgs {
+    /// Path to the plugin component (.wasm).
+    pub component: PathBuf,
+
+    /// Directory for compiled artifacts [default: $XDG_CACHE_HOME/baton or
+    /// ~/.cache/baton].
+    #[arg(long, env = "BATON_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub component: ComponentArgs,
+
+    /// Input document, as JSON.
+    #[arg(long, default_value = "{}", conflicts_with = "input_file")]
+    pub input: String,
+
+    /// Read the input document from this file ('-' for stdin).
+    #[arg(long)]
+    pub input_file: Option<PathBuf>,
+
+    /// Linear memory limit, such as 64MiB.
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub memory: u64,
+
+    /// CPU budget, such as 5s or 500ms.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub cpu: Duration,
+
+    /// Wall-clock timeout, such as 30s.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Largest accepted output, such as 1MiB.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    pub max_output: u64,
+
+    /// Run identifier passed to the plugin.
+    #[arg(long, default_value = "local")]
+    pub run_id: String,
+
+    /// Step identifier passed to the plugin.
+    #[arg(long, default_value = "step")]
+    pub step_id: String,
+
+    /// Attempt number passed to the plugin.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempt: u32,
+
+    /// Print the full report (output, failure, logs, timing) as JSON on
+    /// stdout instead.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    #[command(flatten)]
+    pub component: ComponentArgs,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| format!("{e} (try 5s or 500ms)"))?;
+    if duration.is_zero() {
+        return Err("must be above zero".into());
+    }
+    Ok(duration)
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text.parse().map_err(|e| format!("{e} (try 64MiB)"))?;
+    if size.as_u64() == 0 {
+        return Err("must be above zero".into());
+    }
+    Ok(size.as_u64())
+}
