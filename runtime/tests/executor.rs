@@ -2,6 +2,11 @@
 //! plugins, every hostile behaviour with its exact classification, isolation
 //! under concurrency, and the compiled-artifact cache.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
 mod support;
 
 use std::time::Duration;

@@ -7,14 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Guest workspaces built here, relative to this crate.
-const WORKSPACES: &[(&str, &str)] = &[("../guests", "guests"), ("../../plugins", "plugins")];
+const WORKSPACES: &[(&str, &str)] = &[
+    ("../guests", "guests"),
+    ("../../plugins", "plugins"),
+    ("../../examples/greet", "examples"),
+];
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
     let repo = manifest_dir.join("../..");
-    for watched in ["sdk", "wit", "tests/guests", "plugins"] {
+    for watched in ["sdk", "wit", "tests/guests", "plugins", "examples"] {
         println!("cargo:rerun-if-changed={}", repo.join(watched).display());
     }
 
@@ -64,6 +68,11 @@ fn build(workspace: &Path, target_dir: &Path) -> Vec<(String, PathBuf)> {
     members(&manifest)
         .into_iter()
         .map(|member| {
+            let member = if member == "." {
+                package_name(&manifest)
+            } else {
+                member
+            };
             let file = format!("{}.wasm", member.replace('-', "_"));
             let path = target_dir.join(TARGET).join("release").join(file);
             assert!(path.exists(), "{} was not built", path.display());
@@ -72,7 +81,8 @@ fn build(workspace: &Path, target_dir: &Path) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
-/// The `members = [...]` list of a workspace manifest (one line, as ours are).
+/// The `members = [...]` list of a workspace manifest (one line, as ours
+/// are); `.` stands for the package at the workspace root.
 fn members(manifest: &str) -> Vec<String> {
     let line = manifest
         .lines()
@@ -87,4 +97,14 @@ fn members(manifest: &str) -> Vec<String> {
         .map(|m| m.trim().trim_matches('"').to_owned())
         .filter(|m| !m.is_empty())
         .collect()
+}
+
+/// The `name = "..."` of the `[package]` in a manifest.
+fn package_name(manifest: &str) -> String {
+    manifest
+        .lines()
+        .skip_while(|l| l.trim() != "[package]")
+        .find_map(|l| l.trim().strip_prefix("name = "))
+        .map(|name| name.trim_matches('"').to_owned())
+        .expect("package name")
 }
