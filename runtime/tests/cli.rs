@@ -23,6 +23,13 @@ fn baton(args: &[&str], cache: &tempfile::TempDir) -> Output {
         .expect("run baton")
 }
 
+/// `baton plugin run COMPONENT --input INPUT EXTRA...`.
+fn plugin_run(component: &str, input: &str, extra: &[&str], cache: &tempfile::TempDir) -> Output {
+    let mut args = vec!["plugin", "run", component, "--input", input];
+    args.extend_from_slice(extra);
+    baton(&args, cache)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -30,18 +37,7 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn run_prints_the_output_json_on_stdout() {
     let cache = tempfile::tempdir().unwrap();
-    let out = baton(
-        &[
-            "plugin",
-            "run",
-            PLUGINS_ECHO,
-            "--input",
-            r#"{"x":1}"#,
-            "--step-id",
-            "probe",
-        ],
-        &cache,
-    );
+    let out = plugin_run(PLUGINS_ECHO, r#"{"x":1}"#, &["--step-id", "probe"], &cache);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let output: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -66,15 +62,10 @@ fn run_shows_plugin_logs_on_stderr() {
 #[test]
 fn run_json_reports_everything_on_stdout() {
     let cache = tempfile::tempdir().unwrap();
-    let out = baton(
-        &[
-            "plugin",
-            "run",
-            GUESTS_HOSTILE,
-            "--input",
-            r#"{"attack":"not-json"}"#,
-            "--json",
-        ],
+    let out = plugin_run(
+        GUESTS_HOSTILE,
+        r#"{"attack":"not-json"}"#,
+        &["--json"],
         &cache,
     );
     assert_eq!(out.status.code(), Some(1));
@@ -86,16 +77,10 @@ fn run_json_reports_everything_on_stdout() {
 #[test]
 fn a_failed_step_exits_1_with_the_classified_error() {
     let cache = tempfile::tempdir().unwrap();
-    let out = baton(
-        &[
-            "plugin",
-            "run",
-            GUESTS_HOSTILE,
-            "--input",
-            r#"{"attack":"infinite-loop"}"#,
-            "--cpu",
-            "200ms",
-        ],
+    let out = plugin_run(
+        GUESTS_HOSTILE,
+        r#"{"attack":"infinite-loop"}"#,
+        &["--cpu", "200ms"],
         &cache,
     );
     assert_eq!(out.status.code(), Some(1));
@@ -123,7 +108,7 @@ fn a_refused_component_exits_3_naming_the_problem() {
 #[test]
 fn bad_arguments_are_refused_clearly() {
     let cache = tempfile::tempdir().unwrap();
-    let out = baton(&["plugin", "run", PLUGINS_ECHO, "--input", "{oops"], &cache);
+    let out = plugin_run(PLUGINS_ECHO, "{oops", &[], &cache);
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("the input is not valid JSON"));
 
@@ -157,31 +142,13 @@ fn inspect_prints_what_describe_returns() {
 #[test]
 fn the_readme_quick_start_plugin_greets() {
     let cache = tempfile::tempdir().unwrap();
-    let out = baton(
-        &[
-            "plugin",
-            "run",
-            EXAMPLES_GREET,
-            "--input",
-            r#"{"name":"Ada"}"#,
-        ],
-        &cache,
-    );
+    let out = plugin_run(EXAMPLES_GREET, r#"{"name":"Ada"}"#, &[], &cache);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let output: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(output, serde_json::json!({"greeting": "Hello, Ada!"}));
     assert!(text(&out.stderr).contains("[info] greeting on attempt 1"));
 
-    let out = baton(
-        &[
-            "plugin",
-            "run",
-            EXAMPLES_GREET,
-            "--input",
-            r#"{"name":" "}"#,
-        ],
-        &cache,
-    );
+    let out = plugin_run(EXAMPLES_GREET, r#"{"name":" "}"#, &[], &cache);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("error: invalid-input: name must not be empty"));
 }
