@@ -26,5 +26,5 @@ pub use compile::{COMPILE_SUBCOMMAND, CompileRequest, run_compile_child};
 pub use config::*;
 pub use error::{ExecutorError, FailureKind, LoadError, StepFailure};
 pub use executor::{Executor, Plugin};
-pub use info::{Capabilities, PluginInfo, check_plugin_name};
+pub use info::*;
 pub use invoke::{Invocation, InvocationReport, LogLevel, LogLine, LogSource};
