@@ -94,6 +94,19 @@ fn a_failed_step_exits_1_with_the_classified_error() {
 }
 
 #[test]
+fn the_stack_size_is_a_flag() {
+    let cache = tempfile::tempdir().unwrap();
+    // Even `describe`, run while loading, cannot work in 1 KiB.
+    let out = plugin_run(GUESTS_KITCHEN_SINK, "{}", &["--stack", "1KiB"], &cache);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("stack-overflow"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn a_refused_component_exits_3_naming_the_problem() {
     let cache = tempfile::tempdir().unwrap();
     let out = baton(&["plugin", "inspect", GUESTS_WRONG_WORLD], &cache);

@@ -72,6 +72,10 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
 
+    /// WebAssembly stack size, such as 512KiB.
+    #[arg(long, default_value = "512KiB", value_parser = parse_size)]
+    pub stack: u64,
+
     /// Largest accepted output, such as 1MiB.
     #[arg(long, default_value = "1MiB", value_parser = parse_size)]
     pub max_output: u64,

@@ -26,7 +26,7 @@ pub(crate) async fn run(command: PluginCommand) -> ExitCode {
 }
 
 async fn inspect(args: InspectArgs) -> ExitCode {
-    let (_, plugin) = match load(&args.component, InvocationLimits::default()).await {
+    let (_, plugin) = match load(&args.component, InvocationLimits::default(), None).await {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -58,7 +58,8 @@ async fn run_plugin(args: RunArgs) -> ExitCode {
         max_output_bytes: usize::try_from(args.max_output).unwrap_or(usize::MAX),
         ..InvocationLimits::default()
     };
-    let (executor, plugin) = match load(&args.component, limits.clone()).await {
+    let stack = usize::try_from(args.stack).unwrap_or(usize::MAX);
+    let (executor, plugin) = match load(&args.component, limits.clone(), Some(stack)).await {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -91,6 +92,7 @@ async fn run_plugin(args: RunArgs) -> ExitCode {
 async fn load(
     args: &ComponentArgs,
     limits: InvocationLimits,
+    stack_bytes: Option<usize>,
 ) -> Result<(Executor, std::sync::Arc<Plugin>), ExitCode> {
     let refused = |message: String| {
         eprintln!("error: {message}");
@@ -105,6 +107,9 @@ async fn load(
     config.pool.max_concurrent_invocations = LOCAL_POOL_SLOTS;
     config.pool.max_memory_bytes = config.pool.max_memory_bytes.max(limits.memory_bytes);
     config.default_limits = limits;
+    if let Some(stack_bytes) = stack_bytes {
+        config.pool.stack_bytes = stack_bytes;
+    }
     let executor = Executor::new(config).map_err(|e| refused(e.to_string()))?;
     let plugin = executor
         .load(&wasm)
