@@ -43,3 +43,4 @@
 //! ```
 
 pub mod wasm;
+pub mod workflow;
