@@ -42,5 +42,7 @@
 //! # }
 //! ```
 
+pub mod engine;
+pub mod store;
 pub mod wasm;
 pub mod workflow;

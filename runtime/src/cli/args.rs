@@ -22,6 +22,105 @@ pub(crate) enum Command {
     /// Work with plugin components locally.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Validate and run workflows in an embedded database.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WorkflowCommand {
+    /// Run a workflow to completion in an embedded database, showing each
+    /// step's state as it changes, then print the run's output.
+    ///
+    /// Exit status: 0 every run succeeded, 1 a run failed or was cancelled,
+    /// 2 bad usage, 3 the workflow, an input or a plugin was refused.
+    Run(WorkflowRunArgs),
+    /// Finish the runs a stopped process left in a data directory.
+    Resume(ResumeArgs),
+    /// Check a workflow file against the given plugins, without running it.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
+    /// Keep the database here (created if missing) instead of in a
+    /// temporary directory removed at exit.
+    #[arg(long, env = "BATON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Directory for compiled artifacts [default: <data-dir>/cache, or
+    /// $XDG_CACHE_HOME/baton without a data dir].
+    #[arg(long, env = "BATON_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Plugin steps running at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub concurrency: u64,
+
+    /// How long a step stays leased without renewal before another process
+    /// may take it over.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub lease: Duration,
+
+    /// Do not print step progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Print results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PluginFiles {
+    /// A plugin the workflow uses, as `name=file.wasm` (or just the file);
+    /// repeat for each plugin.
+    #[arg(long = "plugin", value_name = "NAME=FILE")]
+    pub plugins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkflowRunArgs {
+    /// The workflow file (YAML or JSON).
+    pub file: PathBuf,
+
+    /// The run's input, as JSON.
+    #[arg(long, default_value = "{}", conflicts_with_all = ["input_file", "inputs"])]
+    pub input: String,
+
+    /// Read the input from this file ('-' for stdin).
+    #[arg(long, conflicts_with = "inputs")]
+    pub input_file: Option<PathBuf>,
+
+    /// Start one run per line of this JSON Lines file; run ids are printed
+    /// on stdout as each start is durably recorded.
+    #[arg(long)]
+    pub inputs: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub plugins: PluginFiles,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResumeArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// The workflow file (YAML or JSON).
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub plugins: PluginFiles,
+
+    /// Directory for compiled artifacts.
+    #[arg(long, env = "BATON_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,7 +203,7 @@ pub(crate) struct InspectArgs {
     pub component: ComponentArgs,
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text).map_err(|e| format!("{e} (try 5s or 500ms)"))?;
     if duration.is_zero() {
         return Err("must be above zero".into());

@@ -3,6 +3,8 @@
 
 mod args;
 mod plugin;
+mod progress;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -48,6 +50,7 @@ pub(crate) fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Plugin(command) => plugin::run(command).await,
+            Command::Workflow(command) => workflow::run(command).await,
         }
     })
 }

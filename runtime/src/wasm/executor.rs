@@ -185,7 +185,8 @@ impl Executor {
             .map_err(|_| LoadError::Host("the executor is shutting down".into()))
     }
 
-    fn loaded(&self, digest: &str) -> Option<Arc<Plugin>> {
+    /// The plugin already loaded with this digest, if any.
+    pub fn loaded(&self, digest: &str) -> Option<Arc<Plugin>> {
         let loaded = self
             .inner
             .loaded

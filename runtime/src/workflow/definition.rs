@@ -59,7 +59,7 @@ pub struct StepDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses: Option<String>,
     /// The input of a plugin step or child workflow: any JSON value; strings
-    /// may hold `${{ }}` expressions.
+    /// may hold `${{ }}` expressions. Absent, the input is `{}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with: Option<Value>,
     /// A durable timer, such as `30s`, `10m` or `1h 30m`. Nothing is held in

@@ -97,8 +97,7 @@ impl Expr {
             let Some(value) = scope.variable(name) else {
                 return Err(self.error(format!("`{name}` is not available here")));
             };
-            let value = cel::to_value(value).map_err(|e| self.error(e.to_string()))?;
-            context.add_variable_from_value(name.as_str(), value);
+            context.add_variable_from_value(name.as_str(), to_cel(value));
         }
         let result = self
             .program
@@ -122,6 +121,34 @@ impl Expr {
             expression: self.source.to_string(),
             message,
         }
+    }
+}
+
+/// JSON to CEL. Integers become `int` (serde would make non-negative ones
+/// `uint`, and CEL does not mix the two: `input.n + 1` would fail).
+fn to_cel(value: &Value) -> cel::Value {
+    match value {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => cel::Value::Int(i),
+            (None, Some(u), _) => cel::Value::UInt(u),
+            (None, None, f) => cel::Value::Float(f.unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(map) => cel::Value::Map(cel::objects::Map {
+            map: Arc::new(
+                map.iter()
+                    .map(|(key, item)| {
+                        (
+                            cel::objects::Key::String(Arc::new(key.clone())),
+                            to_cel(item),
+                        )
+                    })
+                    .collect(),
+            ),
+        }),
     }
 }
 
@@ -363,8 +390,12 @@ fn parse_text(text: &str) -> Result<Vec<TextPart>, String> {
             parts.push(TextPart::Literal(rest[..start].to_string()));
         }
         let body = &rest[start + 3..];
-        let end = closing_braces(body)
-            .ok_or_else(|| format!("`${{{{` at byte {} is never closed by `}}}}`", text.len() - rest.len() + start))?;
+        let end = closing_braces(body).ok_or_else(|| {
+            format!(
+                "`${{{{` at byte {} is never closed by `}}}}`",
+                text.len() - rest.len() + start
+            )
+        })?;
         let source = body[..end].trim();
         if source.is_empty() {
             return Err("empty expression `${{ }}`".into());
@@ -517,7 +548,10 @@ mod tests {
             .evaluate_bool(&scope)
             .unwrap_err();
         assert_eq!(error.message, "expected a boolean, got a number");
-        let missing = Expr::parse("item + 1").unwrap().evaluate(&scope).unwrap_err();
+        let missing = Expr::parse("item + 1")
+            .unwrap()
+            .evaluate(&scope)
+            .unwrap_err();
         assert_eq!(missing.message, "`item` is not available here");
     }
 }

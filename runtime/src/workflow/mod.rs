@@ -8,7 +8,9 @@ mod compile;
 mod definition;
 pub mod expr;
 mod plan;
+mod schema;
 
 pub use compile::*;
 pub use definition::*;
 pub use plan::*;
+pub use schema::*;

@@ -31,7 +31,8 @@ pub struct WorkflowPlan {
     pub input_schema: Option<InputSchema>,
     /// `env` constants as one JSON object.
     pub env: Value,
-    /// The main DAG, in document order (a step's `needs` come before it).
+    /// The main DAG in document order, except that a step written before a
+    /// step it needs is moved after it (stably): `needs` always come first.
     pub steps: Vec<StepPlan>,
     /// The run's output template.
     pub outputs: Option<Template>,
@@ -71,7 +72,11 @@ impl InputSchema {
                 format!("{path}: {error}")
             })
             .collect();
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 

@@ -1,0 +1,311 @@
+//! `baton workflow run|resume|validate`: the engine embedded in the CLI,
+//! on a SQLite database in a data directory (or a temporary one).
+//!
+//! A data directory is used by one process at a time (an exclusive lock on
+//! `engine.lock`), so a process that starts on it takes over at once the
+//! steps an earlier, crashed process left running.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use baton::engine::{Engine, EngineConfig, EngineError, StartRun, SystemClock};
+use baton::store::{RunRecord, RunStatus, SqliteOptions, SqliteStore, Store};
+use baton::wasm::{Executor, ExecutorConfig};
+
+use super::args::{EngineArgs, PluginFiles, ResumeArgs, ValidateArgs, WorkflowCommand, WorkflowRunArgs};
+use super::{EXIT_REFUSED, EXIT_STEP_FAILED, progress};
+
+/// Exit code for bad usage (as clap uses).
+const EXIT_USAGE: u8 = 2;
+/// The database file inside a data directory.
+const DATABASE_FILE: &str = "baton.db";
+
+pub(crate) async fn run(command: WorkflowCommand) -> ExitCode {
+    let result = match command {
+        WorkflowCommand::Run(args) => run_workflow(args).await,
+        WorkflowCommand::Resume(args) => resume(args).await,
+        WorkflowCommand::Validate(args) => validate(args).await,
+    };
+    result.unwrap_or_else(|(code, message)| {
+        eprintln!("error: {message}");
+        ExitCode::from(code)
+    })
+}
+
+type Failed = (u8, String);
+
+fn refused(error: impl std::fmt::Display) -> Failed {
+    (EXIT_REFUSED, error.to_string())
+}
+
+fn engine_error(error: EngineError) -> Failed {
+    match error {
+        EngineError::Store(_) | EngineError::Executor(_) | EngineError::ShuttingDown => {
+            (EXIT_REFUSED, error.to_string())
+        }
+        other => (EXIT_REFUSED, other.to_string()),
+    }
+}
+
+/// An engine on a data directory, and what keeps it alive.
+struct Embedded {
+    engine: Engine<SqliteStore>,
+    // Held for the lock and, when temporary, removed on drop.
+    _lock: std::fs::File,
+    _temp: Option<tempfile::TempDir>,
+}
+
+async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded, Failed> {
+    let (dir, temp) = match &args.data_dir {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let temp = tempfile::tempdir().map_err(|e| refused(format!("cannot create a temporary directory: {e}")))?;
+            (temp.path().to_path_buf(), Some(temp))
+        }
+    };
+    if must_exist && !dir.join(DATABASE_FILE).exists() {
+        return Err((EXIT_USAGE, format!("{} holds no Baton database", dir.display())));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| refused(format!("cannot create {}: {e}", dir.display())))?;
+    let lock = lock(&dir)?;
+    let store = SqliteStore::open(&SqliteOptions::new(dir.join(DATABASE_FILE)))
+        .await
+        .map_err(|e| refused(format!("cannot open the database in {}: {e}", dir.display())))?;
+    let cache_dir = match (&args.cache_dir, &args.data_dir) {
+        (Some(cache), _) => cache.clone(),
+        (None, Some(data)) => data.join("cache"),
+        (None, None) => super::plugin::default_cache_dir(),
+    };
+    let executor = executor(cache_dir, args.concurrency)?;
+    let config = EngineConfig {
+        max_in_flight: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
+        lease: args.lease,
+        exclusive: true,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(store, executor, Arc::new(SystemClock), config)
+        .await
+        .map_err(engine_error)?;
+    Ok(Embedded {
+        engine,
+        _lock: lock,
+        _temp: temp,
+    })
+}
+
+fn executor(cache_dir: PathBuf, concurrency: u64) -> Result<Executor, Failed> {
+    let program = std::env::current_exe().map_err(|e| refused(format!("cannot find the baton executable: {e}")))?;
+    let mut config = ExecutorConfig::new(cache_dir, program);
+    config.pool.max_concurrent_invocations = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    Executor::new(config).map_err(refused)
+}
+
+/// Takes the data directory's exclusive lock, or says who holds it.
+fn lock(dir: &Path) -> Result<std::fs::File, Failed> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("engine.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| refused(format!("cannot open {}: {e}", path.display())))?;
+    // SAFETY: flock on a descriptor this function owns; no memory involved.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if !locked {
+        return Err(refused(format!(
+            "another baton process is using {} (it holds {})",
+            dir.display(),
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// The progress display, when shown.
+struct Display(Option<(tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>)>);
+
+impl Display {
+    fn start(engine: &Engine<SqliteStore>, quiet: bool) -> Display {
+        Display((!quiet).then(|| {
+            let stop = tokio_util::sync::CancellationToken::new();
+            let clock = SystemClock;
+            let task = tokio::spawn(progress::print(engine.subscribe(), stop.clone(), move || {
+                baton::engine::Clock::now(&clock)
+            }));
+            (stop, task)
+        }))
+    }
+
+    /// Shows what is still queued, then stops.
+    async fn finish(self) {
+        if let Some((stop, task)) = self.0 {
+            stop.cancel();
+            let _ = task.await;
+        }
+    }
+}
+
+async fn add_plugins(engine: &Engine<SqliteStore>, files: &PluginFiles) -> Result<(), Failed> {
+    for spec in &files.plugins {
+        let (name, path) = match spec.split_once('=') {
+            Some((name, path)) => (Some(name), Path::new(path)),
+            None => (None, Path::new(spec.as_str())),
+        };
+        let bytes = std::fs::read(path).map_err(|e| (EXIT_USAGE, format!("cannot read {}: {e}", path.display())))?;
+        let record = engine
+            .add_plugin(&bytes)
+            .await
+            .map_err(|e| refused(format!("{}: {e}", path.display())))?;
+        if let Some(name) = name
+            && name != record.name
+        {
+            return Err(refused(format!(
+                "{} describes itself as plugin `{}`, not `{name}`",
+                path.display(),
+                record.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String, Failed> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| (EXIT_USAGE, format!("cannot read stdin: {e}")))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| (EXIT_USAGE, format!("cannot read {}: {e}", path.display())))
+}
+
+fn inputs(args: &WorkflowRunArgs) -> Result<Vec<serde_json::Value>, Failed> {
+    let parse = |text: &str, what: &str| {
+        serde_json::from_str(text).map_err(|e| (EXIT_USAGE, format!("{what} is not valid JSON: {e}")))
+    };
+    if let Some(path) = &args.inputs {
+        let text = read(path)?;
+        return text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(n, line)| parse(line, &format!("line {} of {}", n + 1, path.display())))
+            .collect();
+    }
+    match &args.input_file {
+        Some(path) => Ok(vec![parse(&read(path)?, &path.display().to_string())?]),
+        None => Ok(vec![parse(&args.input, "--input")?]),
+    }
+}
+
+async fn run_workflow(args: WorkflowRunArgs) -> Result<ExitCode, Failed> {
+    let source = read(&args.file)?;
+    let inputs = inputs(&args)?;
+    let embedded = open(&args.engine, false).await?;
+    let engine = &embedded.engine;
+    add_plugins(engine, &args.plugins).await?;
+    let saved = engine.save_workflow(&source).await.map_err(|e| refused(format!("{}: {e}", args.file.display())))?;
+    let display = Display::start(engine, args.engine.quiet);
+    let many = args.inputs.is_some();
+    let mut runs = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let run = engine
+            .start_run(StartRun::new(&saved.name, input))
+            .await
+            .map_err(engine_error)?;
+        if many {
+            println!("{}", run.id);
+        }
+        runs.push(run.id);
+    }
+    let finished = wait_all(engine, &runs).await?;
+    display.finish().await;
+    let code = report(engine, &finished, args.engine.json, many).await?;
+    engine.shutdown().await;
+    engine.store().close().await;
+    Ok(code)
+}
+
+async fn wait_all(engine: &Engine<SqliteStore>, runs: &[String]) -> Result<Vec<RunRecord>, Failed> {
+    let mut finished = Vec::with_capacity(runs.len());
+    for id in runs {
+        finished.push(engine.wait_for_run(id).await.map_err(engine_error)?);
+    }
+    Ok(finished)
+}
+
+/// Prints the final state and chooses the exit code.
+async fn report(engine: &Engine<SqliteStore>, runs: &[RunRecord], json: bool, many: bool) -> Result<ExitCode, Failed> {
+    let all_succeeded = runs.iter().all(|r| r.status == RunStatus::Succeeded);
+    if many {
+        let succeeded = runs.iter().filter(|r| r.status == RunStatus::Succeeded).count();
+        eprintln!("{} runs: {succeeded} succeeded, {} did not", runs.len(), runs.len() - succeeded);
+    } else if let Some(run) = runs.first() {
+        if json {
+            let state = engine.run_state(&run.id).await.map_err(engine_error)?;
+            println!("{}", serde_json::to_string_pretty(&state).unwrap_or_default());
+        } else {
+            match run.status {
+                RunStatus::Succeeded => println!("{}", pretty(run.output.as_deref())),
+                status => eprintln!("run {} {status}: {}", run.id, run.error.as_deref().unwrap_or("")),
+            }
+        }
+    }
+    Ok(if all_succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_STEP_FAILED) })
+}
+
+fn pretty(text: Option<&str>) -> String {
+    text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| "null".into())
+}
+
+async fn resume(args: ResumeArgs) -> Result<ExitCode, Failed> {
+    if args.engine.data_dir.is_none() {
+        return Err((EXIT_USAGE, "resume needs --data-dir (or BATON_DATA_DIR)".into()));
+    }
+    let embedded = open(&args.engine, true).await?;
+    let engine = &embedded.engine;
+    let display = Display::start(engine, args.engine.quiet);
+    let mut ids = Vec::new();
+    for status in [RunStatus::Running, RunStatus::Compensating] {
+        let runs = engine.store().runs(Some(status), u32::MAX).await.map_err(|e| refused(e))?;
+        ids.extend(runs.into_iter().filter(|r| r.parent_run.is_none()).map(|r| r.id));
+    }
+    let finished = wait_all(engine, &ids).await?;
+    display.finish().await;
+    let code = report(engine, &finished, args.engine.json, true).await?;
+    engine.shutdown().await;
+    engine.store().close().await;
+    Ok(code)
+}
+
+async fn validate(args: ValidateArgs) -> Result<ExitCode, Failed> {
+    let engine_args = EngineArgs {
+        data_dir: None,
+        cache_dir: args.cache_dir.clone(),
+        concurrency: 1,
+        lease: baton::engine::DEFAULT_LEASE,
+        quiet: true,
+        json: false,
+    };
+    let source = read(&args.file)?;
+    let embedded = open(&engine_args, false).await?;
+    add_plugins(&embedded.engine, &args.plugins).await?;
+    let saved = embedded
+        .engine
+        .save_workflow(&source)
+        .await
+        .map_err(|e| refused(format!("{}: {e}", args.file.display())))?;
+    println!(
+        "{}: workflow `{}` is valid ({} steps, {} compensation steps)",
+        args.file.display(),
+        saved.name,
+        saved.plan.steps.len(),
+        saved.plan.on_failure.len()
+    );
+    embedded.engine.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

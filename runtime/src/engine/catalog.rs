@@ -1,0 +1,101 @@
+//! Registering plugins and saving workflow versions.
+//!
+//! Both are immutable once stored: a plugin is `name@version` bound to one
+//! component digest, and every save of a workflow is a new numbered version
+//! whose plugin references are pinned to digests. These writes go straight
+//! to the store (they touch no run), in their own transactions.
+
+use std::sync::Arc;
+
+use crate::store::{NewWorkflowVersion, PluginRecord, Store, StoreTx};
+use crate::workflow::{StepAction, WorkflowPlan, compile, parse_definition};
+
+use super::{Engine, EngineError, Result, plans};
+
+/// A workflow version that was just saved.
+#[derive(Debug, Clone)]
+pub struct SavedWorkflow {
+    /// Workflow name.
+    pub name: String,
+    /// The new version number.
+    pub version: i64,
+    /// Its compiled plan.
+    pub plan: Arc<WorkflowPlan>,
+}
+
+impl<S: Store> Engine<S> {
+    /// Checks, compiles and describes a component, and registers it as
+    /// `name@version` from its own description. Adding the same bytes again
+    /// is a no-op; the same name and version with other bytes is refused.
+    pub async fn add_plugin(&self, wasm: &[u8]) -> Result<PluginRecord> {
+        let plugin = self.shared.executor.load(wasm).await?;
+        let info = plugin.info();
+        let now = self.shared.clock.now();
+        let record = PluginRecord {
+            name: info.name.clone(),
+            version: info.version.clone(),
+            digest: plugin.digest().to_string(),
+            info: serde_json::to_string(info).map_err(|e| EngineError::Conflict(e.to_string()))?,
+            created_at: now,
+        };
+        let mut tx = self.shared.store.begin().await?;
+        if let Some(existing) = tx.plugin(&record.name, &record.version).await? {
+            if existing.digest == record.digest {
+                return Ok(existing);
+            }
+            return Err(EngineError::Conflict(format!(
+                "plugin {}@{} already exists with other content (digest {}); versions are immutable, publish a new version",
+                record.name, record.version, existing.digest
+            )));
+        }
+        tx.put_component(&record.digest, wasm, now).await?;
+        tx.insert_plugin(&record).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Validates a workflow document (YAML or JSON) against the plugins and
+    /// workflows that exist and saves it as a new version.
+    pub async fn save_workflow(&self, source: &str) -> Result<SavedWorkflow> {
+        let definition = parse_definition(source).map_err(EngineError::Invalid)?;
+        let catalog = plans::catalog(&self.shared.store).await?;
+        let plan = compile(definition, &catalog).map_err(EngineError::Invalid)?;
+        let definition = serde_json::to_string(&plan.definition)
+            .map_err(|e| EngineError::Conflict(e.to_string()))?;
+        let mut plugins: Vec<(String, String, String)> = plan
+            .steps
+            .iter()
+            .chain(plan.on_failure.iter())
+            .filter_map(|step| match &step.action {
+                StepAction::Plugin {
+                    name,
+                    version,
+                    digest,
+                    ..
+                } => Some((name.clone(), version.clone(), digest.clone())),
+                _ => None,
+            })
+            .collect();
+        plugins.sort();
+        plugins.dedup();
+        let name = plan.definition.name.clone();
+        let mut tx = self.shared.store.begin().await?;
+        let version = tx
+            .insert_workflow_version(&NewWorkflowVersion {
+                name: name.clone(),
+                definition,
+                source: source.to_string(),
+                plugins,
+                now: self.shared.clock.now(),
+            })
+            .await?;
+        tx.commit().await?;
+        let plan = Arc::new(plan);
+        self.shared.plans.insert(&name, version, plan.clone());
+        Ok(SavedWorkflow {
+            name,
+            version,
+            plan,
+        })
+    }
+}

@@ -1,0 +1,233 @@
+//! The durable workflow engine.
+//!
+//! An [`Engine`] owns one writer task that applies every change to runs in
+//! batched transactions (group commit), claims ready steps under leases, and
+//! hands them to workers on the [`Executor`](crate::wasm::Executor). Results
+//! come back to the writer, which commits them together with the steps they
+//! make ready. Requests (start, cancel, retry) go through the same writer, so
+//! there is exactly one place where run state changes, and every
+//! acknowledgement means the change is durable.
+//!
+//! The engine is generic over its [`Store`]; time comes from a [`Clock`].
+
+mod catalog;
+pub mod clock;
+mod config;
+mod error;
+mod events;
+mod plans;
+mod state;
+mod turn;
+mod worker;
+mod writer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{RunRecord, Store};
+use crate::wasm::Executor;
+
+pub use catalog::SavedWorkflow;
+pub use clock::{Clock, SystemClock, TestClock};
+pub use config::*;
+pub use error::{EngineError, Result};
+pub use events::EngineEvent;
+pub use state::{AttemptState, RunState, StepState};
+
+use plans::PlanCache;
+use worker::TaskKey;
+use writer::Command;
+
+/// Events kept for slow subscribers before they start missing some.
+const EVENT_BUFFER: usize = 65_536;
+/// Requests waiting for the writer before callers wait too.
+const COMMAND_BUFFER: usize = 65_536;
+
+/// A request to start a run.
+#[derive(Debug, Clone)]
+pub struct StartRun {
+    /// Workflow name.
+    pub workflow: String,
+    /// A version, or the newest.
+    pub version: Option<i64>,
+    /// The input.
+    pub input: Value,
+    /// Starting again with the same key returns the same run.
+    pub idempotency_key: Option<String>,
+}
+
+impl StartRun {
+    /// Starts the newest version of `workflow` with `input`.
+    pub fn new(workflow: impl Into<String>, input: Value) -> StartRun {
+        StartRun {
+            workflow: workflow.into(),
+            version: None,
+            input,
+            idempotency_key: None,
+        }
+    }
+}
+
+/// What the writer and the workers share.
+pub(crate) struct Shared<S: Store> {
+    pub store: S,
+    pub executor: Executor,
+    pub clock: Arc<dyn Clock>,
+    pub config: EngineConfig,
+    /// This engine instance's lease-owner id.
+    pub owner: String,
+    pub plans: PlanCache,
+    pub events: broadcast::Sender<EngineEvent>,
+    /// Cancellation of the attempts running in this process.
+    pub running: Mutex<HashMap<TaskKey, CancellationToken>>,
+}
+
+impl<S: Store> Shared<S> {
+    pub(crate) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<TaskKey, CancellationToken>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running engine. Cheap to clone; the writer stops with
+/// [`shutdown`](Engine::shutdown) or when the last clone is dropped.
+pub struct Engine<S: Store> {
+    shared: Arc<Shared<S>>,
+    commands: mpsc::Sender<Command>,
+    writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl<S: Store> Clone for Engine<S> {
+    fn clone(&self) -> Self {
+        Engine {
+            shared: self.shared.clone(),
+            commands: self.commands.clone(),
+            writer: self.writer.clone(),
+        }
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// Starts the engine: takes over work left by a stopped process and
+    /// begins running ready steps.
+    pub async fn start(
+        store: S,
+        executor: Executor,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<Engine<S>> {
+        config.validate()?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let shared = Arc::new(Shared {
+            store,
+            executor,
+            clock,
+            config,
+            owner: format!("engine-{}", uuid::Uuid::now_v7()),
+            plans: PlanCache::default(),
+            events,
+            running: Mutex::new(HashMap::new()),
+        });
+        let (commands, receiver) = mpsc::channel(COMMAND_BUFFER);
+        let handle = writer::spawn(shared.clone(), receiver, commands.downgrade()).await?;
+        Ok(Engine {
+            shared,
+            commands,
+            writer: Arc::new(Mutex::new(Some(handle))),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.shared.store
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &Executor {
+        &self.shared.executor
+    }
+
+    /// State changes, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.shared.events.subscribe()
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command,
+    ) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// Starts a run; returns once it is durably recorded.
+    pub async fn start_run(&self, request: StartRun) -> Result<RunRecord> {
+        self.request(|reply| Command::Start(request, reply)).await
+    }
+
+    /// Cancels a run.
+    pub async fn cancel_run(&self, run_id: &str) -> Result<RunRecord> {
+        let run_id = run_id.to_string();
+        self.request(|reply| Command::Cancel(run_id, reply)).await
+    }
+
+    /// Retries a failed or cancelled run from the steps that did not succeed.
+    pub async fn retry_run(&self, run_id: &str) -> Result<RunRecord> {
+        let run_id = run_id.to_string();
+        self.request(|reply| Command::Retry(run_id, reply)).await
+    }
+
+    /// Waits until a run has ended and returns it.
+    pub async fn wait_for_run(&self, run_id: &str) -> Result<RunRecord> {
+        let mut events = self.subscribe();
+        loop {
+            let run = self
+                .shared
+                .store
+                .run(run_id)
+                .await?
+                .ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))?;
+            if run.status.is_terminal() {
+                return Ok(run);
+            }
+            loop {
+                match events.recv().await {
+                    Ok(EngineEvent::Run { run_id: id, status, .. })
+                        if id == run_id && status.is_terminal() =>
+                    {
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return Err(EngineError::ShuttingDown);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops claiming work, waits for running attempts to finish and be
+    /// committed, then stops the writer.
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+        let handle = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Runs one claimed plugin step attempt on the executor.
+//!
+//! A worker gets everything it needs in its [`Task`] (the row was rendered
+//! when it became ready), runs the component with the step's limits, and
+//! hands an [`Outcome`] back to the writer. It never touches the store
+//! except to fetch component bytes it has not loaded yet.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+use crate::wasm::{Invocation, Plugin, StepFailure};
+
+use super::Shared;
+
+/// Identifies a step row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct TaskKey {
+    pub run_id: String,
+    pub step_id: String,
+    pub item: i64,
+}
+
+/// One claimed attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct Task {
+    pub key: TaskKey,
+    pub attempt: i64,
+    pub digest: String,
+    pub input: String,
+    pub timeout: Option<Duration>,
+}
+
+/// Why an attempt did not produce an output.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Failure {
+    pub kind: String,
+    pub message: String,
+    pub retryable: bool,
+    pub retry_after: Option<Duration>,
+}
+
+impl Failure {
+    pub fn permanent(kind: &str, message: impl Into<String>) -> Failure {
+        Failure {
+            kind: kind.into(),
+            message: message.into(),
+            retryable: false,
+            retry_after: None,
+        }
+    }
+
+    fn from_step(failure: &StepFailure) -> Failure {
+        let retry_after = match failure {
+            StepFailure::Retryable {
+                retry_after_ms: Some(ms),
+                ..
+            } => Some(Duration::from_millis(*ms)),
+            _ => None,
+        };
+        let message = failure.to_string();
+        let kind = failure.kind();
+        let message = message
+            .strip_prefix(&format!("{}: ", kind.as_str()))
+            .unwrap_or(&message)
+            .to_string();
+        Failure {
+            kind: kind.as_str().into(),
+            message,
+            retryable: kind.is_retryable(),
+            retry_after,
+        }
+    }
+}
+
+/// What an attempt produced.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    pub result: Result<Value, Failure>,
+    pub logs: Option<String>,
+    pub logs_dropped: i64,
+}
+
+/// Runs the attempt unless `cancel` fires first.
+pub(crate) async fn execute<S: Store>(
+    shared: Arc<Shared<S>>,
+    task: Task,
+    cancel: CancellationToken,
+) -> Outcome {
+    tokio::select! {
+        outcome = invoke(&shared, &task) => outcome,
+        () = cancel.cancelled() => Outcome {
+            result: Err(Failure::permanent("cancelled", "the run was cancelled or failed while the step ran")),
+            logs: None,
+            logs_dropped: 0,
+        },
+    }
+}
+
+async fn invoke<S: Store>(shared: &Shared<S>, task: &Task) -> Outcome {
+    let plugin = match plugin(shared, &task.digest).await {
+        Ok(plugin) => plugin,
+        Err(message) => {
+            return Outcome {
+                result: Err(Failure {
+                    kind: "plugin-unavailable".into(),
+                    message,
+                    retryable: true,
+                    retry_after: None,
+                }),
+                logs: None,
+                logs_dropped: 0,
+            };
+        }
+    };
+    let mut limits = shared.executor.config().default_limits.clone();
+    if let Some(timeout) = task.timeout {
+        limits.wall_timeout = timeout;
+    }
+    let idempotency_key = if task.key.item < 0 {
+        format!("{}/{}", task.key.run_id, task.key.step_id)
+    } else {
+        format!("{}/{}/{}", task.key.run_id, task.key.step_id, task.key.item)
+    };
+    let invocation = Invocation {
+        run_id: task.key.run_id.clone(),
+        step_id: task.key.step_id.clone(),
+        attempt: u32::try_from(task.attempt).unwrap_or(u32::MAX),
+        idempotency_key,
+    };
+    let report = match shared
+        .executor
+        .invoke_with_limits(&plugin, &invocation, &task.input, &limits)
+        .await
+    {
+        Ok(report) => report,
+        Err(error) => {
+            return Outcome {
+                result: Err(Failure::permanent("invalid-limits", error.to_string())),
+                logs: None,
+                logs_dropped: 0,
+            };
+        }
+    };
+    let logs = if report.logs.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&report.logs).ok()
+    };
+    Outcome {
+        result: report.outcome.map_err(|f| Failure::from_step(&f)),
+        logs,
+        logs_dropped: i64::try_from(report.logs_dropped).unwrap_or(i64::MAX),
+    }
+}
+
+async fn plugin<S: Store>(shared: &Shared<S>, digest: &str) -> Result<Arc<Plugin>, String> {
+    if let Some(plugin) = shared.executor.loaded(digest) {
+        return Ok(plugin);
+    }
+    let bytes = shared
+        .store
+        .component(digest)
+        .await
+        .map_err(|e| format!("reading component {digest}: {e}"))?
+        .ok_or_else(|| format!("component {digest} is not in the store"))?;
+    shared
+        .executor
+        .load(&bytes)
+        .await
+        .map_err(|e| format!("loading component {digest}: {e}"))
+}
