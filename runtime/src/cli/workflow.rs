@@ -13,7 +13,9 @@ use baton::engine::{Engine, EngineConfig, EngineError, StartRun, SystemClock};
 use baton::store::{RunRecord, RunStatus, SqliteOptions, SqliteStore, Store};
 use baton::wasm::{Executor, ExecutorConfig};
 
-use super::args::{EngineArgs, PluginFiles, ResumeArgs, ValidateArgs, WorkflowCommand, WorkflowRunArgs};
+use super::args::{
+    EngineArgs, PluginFiles, ResumeArgs, ValidateArgs, WorkflowCommand, WorkflowRunArgs,
+};
 use super::{EXIT_REFUSED, EXIT_STEP_FAILED, progress};
 
 /// Exit code for bad usage (as clap uses).
@@ -60,18 +62,28 @@ async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded, Failed> {
     let (dir, temp) = match &args.data_dir {
         Some(dir) => (dir.clone(), None),
         None => {
-            let temp = tempfile::tempdir().map_err(|e| refused(format!("cannot create a temporary directory: {e}")))?;
+            let temp = tempfile::tempdir()
+                .map_err(|e| refused(format!("cannot create a temporary directory: {e}")))?;
             (temp.path().to_path_buf(), Some(temp))
         }
     };
     if must_exist && !dir.join(DATABASE_FILE).exists() {
-        return Err((EXIT_USAGE, format!("{} holds no Baton database", dir.display())));
+        return Err((
+            EXIT_USAGE,
+            format!("{} holds no Baton database", dir.display()),
+        ));
     }
-    std::fs::create_dir_all(&dir).map_err(|e| refused(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| refused(format!("cannot create {}: {e}", dir.display())))?;
     let lock = lock(&dir)?;
     let store = SqliteStore::open(&SqliteOptions::new(dir.join(DATABASE_FILE)))
         .await
-        .map_err(|e| refused(format!("cannot open the database in {}: {e}", dir.display())))?;
+        .map_err(|e| {
+            refused(format!(
+                "cannot open the database in {}: {e}",
+                dir.display()
+            ))
+        })?;
     let cache_dir = match (&args.cache_dir, &args.data_dir) {
         (Some(cache), _) => cache.clone(),
         (None, Some(data)) => data.join("cache"),
@@ -95,7 +107,8 @@ async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded, Failed> {
 }
 
 fn executor(cache_dir: PathBuf, concurrency: u64) -> Result<Executor, Failed> {
-    let program = std::env::current_exe().map_err(|e| refused(format!("cannot find the baton executable: {e}")))?;
+    let program = std::env::current_exe()
+        .map_err(|e| refused(format!("cannot find the baton executable: {e}")))?;
     let mut config = ExecutorConfig::new(cache_dir, program);
     config.pool.max_concurrent_invocations = u32::try_from(concurrency).unwrap_or(u32::MAX);
     Executor::new(config).map_err(refused)
@@ -124,16 +137,23 @@ fn lock(dir: &Path) -> Result<std::fs::File, Failed> {
 }
 
 /// The progress display, when shown.
-struct Display(Option<(tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>)>);
+struct Display(
+    Option<(
+        tokio_util::sync::CancellationToken,
+        tokio::task::JoinHandle<()>,
+    )>,
+);
 
 impl Display {
     fn start(engine: &Engine<SqliteStore>, quiet: bool) -> Display {
         Display((!quiet).then(|| {
             let stop = tokio_util::sync::CancellationToken::new();
             let clock = SystemClock;
-            let task = tokio::spawn(progress::print(engine.subscribe(), stop.clone(), move || {
-                baton::engine::Clock::now(&clock)
-            }));
+            let task = tokio::spawn(progress::print(
+                engine.subscribe(),
+                stop.clone(),
+                move || baton::engine::Clock::now(&clock),
+            ));
             (stop, task)
         }))
     }
@@ -153,7 +173,8 @@ async fn add_plugins(engine: &Engine<SqliteStore>, files: &PluginFiles) -> Resul
             Some((name, path)) => (Some(name), Path::new(path)),
             None => (None, Path::new(spec.as_str())),
         };
-        let bytes = std::fs::read(path).map_err(|e| (EXIT_USAGE, format!("cannot read {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| (EXIT_USAGE, format!("cannot read {}: {e}", path.display())))?;
         let record = engine
             .add_plugin(&bytes)
             .await
@@ -178,12 +199,14 @@ fn read(path: &Path) -> Result<String, Failed> {
             .map_err(|e| (EXIT_USAGE, format!("cannot read stdin: {e}")))?;
         return Ok(text);
     }
-    std::fs::read_to_string(path).map_err(|e| (EXIT_USAGE, format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| (EXIT_USAGE, format!("cannot read {}: {e}", path.display())))
 }
 
 fn inputs(args: &WorkflowRunArgs) -> Result<Vec<serde_json::Value>, Failed> {
     let parse = |text: &str, what: &str| {
-        serde_json::from_str(text).map_err(|e| (EXIT_USAGE, format!("{what} is not valid JSON: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| (EXIT_USAGE, format!("{what} is not valid JSON: {e}")))
     };
     if let Some(path) = &args.inputs {
         let text = read(path)?;
@@ -206,7 +229,10 @@ async fn run_workflow(args: WorkflowRunArgs) -> Result<ExitCode, Failed> {
     let embedded = open(&args.engine, false).await?;
     let engine = &embedded.engine;
     add_plugins(engine, &args.plugins).await?;
-    let saved = engine.save_workflow(&source).await.map_err(|e| refused(format!("{}: {e}", args.file.display())))?;
+    let saved = engine
+        .save_workflow(&source)
+        .await
+        .map_err(|e| refused(format!("{}: {e}", args.file.display())))?;
     let display = Display::start(engine, args.engine.quiet);
     let many = args.inputs.is_some();
     let mut runs = Vec::with_capacity(inputs.len());
@@ -237,23 +263,46 @@ async fn wait_all(engine: &Engine<SqliteStore>, runs: &[String]) -> Result<Vec<R
 }
 
 /// Prints the final state and chooses the exit code.
-async fn report(engine: &Engine<SqliteStore>, runs: &[RunRecord], json: bool, many: bool) -> Result<ExitCode, Failed> {
+async fn report(
+    engine: &Engine<SqliteStore>,
+    runs: &[RunRecord],
+    json: bool,
+    many: bool,
+) -> Result<ExitCode, Failed> {
     let all_succeeded = runs.iter().all(|r| r.status == RunStatus::Succeeded);
     if many {
-        let succeeded = runs.iter().filter(|r| r.status == RunStatus::Succeeded).count();
-        eprintln!("{} runs: {succeeded} succeeded, {} did not", runs.len(), runs.len() - succeeded);
+        let succeeded = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Succeeded)
+            .count();
+        eprintln!(
+            "{} runs: {succeeded} succeeded, {} did not",
+            runs.len(),
+            runs.len() - succeeded
+        );
     } else if let Some(run) = runs.first() {
         if json {
             let state = engine.run_state(&run.id).await.map_err(engine_error)?;
-            println!("{}", serde_json::to_string_pretty(&state).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&state).unwrap_or_default()
+            );
         } else {
             match run.status {
                 RunStatus::Succeeded => println!("{}", pretty(run.output.as_deref())),
-                status => eprintln!("run {} {status}: {}", run.id, run.error.as_deref().unwrap_or("")),
+                status => eprintln!(
+                    "run {} {status}: {}",
+                    run.id,
+                    run.error.as_deref().unwrap_or("")
+                ),
             }
         }
     }
-    Ok(if all_succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_STEP_FAILED) })
+    Ok(if all_succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_STEP_FAILED)
+    })
 }
 
 fn pretty(text: Option<&str>) -> String {
@@ -264,15 +313,26 @@ fn pretty(text: Option<&str>) -> String {
 
 async fn resume(args: ResumeArgs) -> Result<ExitCode, Failed> {
     if args.engine.data_dir.is_none() {
-        return Err((EXIT_USAGE, "resume needs --data-dir (or BATON_DATA_DIR)".into()));
+        return Err((
+            EXIT_USAGE,
+            "resume needs --data-dir (or BATON_DATA_DIR)".into(),
+        ));
     }
     let embedded = open(&args.engine, true).await?;
     let engine = &embedded.engine;
     let display = Display::start(engine, args.engine.quiet);
     let mut ids = Vec::new();
     for status in [RunStatus::Running, RunStatus::Compensating] {
-        let runs = engine.store().runs(Some(status), u32::MAX).await.map_err(|e| refused(e))?;
-        ids.extend(runs.into_iter().filter(|r| r.parent_run.is_none()).map(|r| r.id));
+        let runs = engine
+            .store()
+            .runs(Some(status), u32::MAX)
+            .await
+            .map_err(|e| refused(e))?;
+        ids.extend(
+            runs.into_iter()
+                .filter(|r| r.parent_run.is_none())
+                .map(|r| r.id),
+        );
     }
     let finished = wait_all(engine, &ids).await?;
     display.finish().await;

@@ -35,7 +35,9 @@ impl Clock for SystemClock {
 
     fn sleep_until(&self, deadline: i64) -> Sleep {
         let wait = deadline.saturating_sub(self.now()).max(0);
-        Box::pin(tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())))
+        Box::pin(tokio::time::sleep(Duration::from_millis(
+            wait.unsigned_abs(),
+        )))
     }
 }
 

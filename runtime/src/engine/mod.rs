@@ -199,9 +199,9 @@ impl<S: Store> Engine<S> {
             }
             loop {
                 match events.recv().await {
-                    Ok(EngineEvent::Run { run_id: id, status, .. })
-                        if id == run_id && status.is_terminal() =>
-                    {
+                    Ok(EngineEvent::Run {
+                        run_id: id, status, ..
+                    }) if id == run_id && status.is_terminal() => {
                         break;
                     }
                     Ok(_) => {}

@@ -32,7 +32,9 @@ impl PlanCache {
         let record = store
             .workflow_version(workflow, Some(version))
             .await?
-            .ok_or_else(|| EngineError::NotFound(format!("no workflow `{workflow}` version {version}")))?;
+            .ok_or_else(|| {
+                EngineError::NotFound(format!("no workflow `{workflow}` version {version}"))
+            })?;
         let definition: Definition = serde_json::from_str(&record.definition).map_err(|e| {
             StoreError::Corrupt(format!("workflow `{workflow}` version {version}: {e}"))
         })?;

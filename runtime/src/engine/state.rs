@@ -178,11 +178,15 @@ fn step_state(row: &StepRecord, attempts: &[AttemptRecord]) -> StepState {
         compensation: false,
         input: parse(row.input.as_deref()),
         output: parse(row.output.as_deref()),
-        error: row.error_message.as_ref().map(|message| {
-            serde_json::json!({"kind": row.error_kind, "message": message})
-        }),
+        error: row
+            .error_message
+            .as_ref()
+            .map(|message| serde_json::json!({"kind": row.error_kind, "message": message})),
         child_run: row.child_run.clone(),
-        due_at: row.due_at.filter(|_| !row.status.is_terminal()).map(rfc3339),
+        due_at: row
+            .due_at
+            .filter(|_| !row.status.is_terminal())
+            .map(rfc3339),
         started_at: row.started_at.map(rfc3339),
         finished_at: row.finished_at.map(rfc3339),
         attempts: attempts

@@ -13,9 +13,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::store::{
-    AttemptRecord, RunRecord, RunStatus, StepRecord, StepStatus, Store, StoreTx,
-};
+use crate::store::{AttemptRecord, RunRecord, RunStatus, StepRecord, StepStatus, Store, StoreTx};
 use crate::workflow::expr::Scope;
 use crate::workflow::{OnError, StepAction, StepPlan, WorkflowPlan};
 
@@ -147,10 +145,9 @@ impl<'s, S: Store> Turn<'s, S> {
             .workflow_version(&request.workflow, request.version)
             .await?
             .ok_or_else(|| match request.version {
-                Some(v) => EngineError::NotFound(format!(
-                    "no workflow `{}` version {v}",
-                    request.workflow
-                )),
+                Some(v) => {
+                    EngineError::NotFound(format!("no workflow `{}` version {v}", request.workflow))
+                }
                 None => EngineError::NotFound(format!("no workflow `{}`", request.workflow)),
             })?;
         let plan = self
@@ -158,7 +155,13 @@ impl<'s, S: Store> Turn<'s, S> {
             .plans
             .get(&self.shared.store, &record.workflow, record.version)
             .await?;
-        let run = self.new_run(&plan, &record.workflow, record.version, &request.input, None)?;
+        let run = self.new_run(
+            &plan,
+            &record.workflow,
+            record.version,
+            &request.input,
+            None,
+        )?;
         let run = RunRecord {
             idempotency_key: request.idempotency_key.clone(),
             ..run
@@ -255,9 +258,20 @@ impl<'s, S: Store> Turn<'s, S> {
 
         // Compensating.
         let error = parse(run.error.as_deref());
-        self.progress(&run, &plan, &plan.on_failure, &mut rows, &input, Some(&error))
-            .await?;
-        if plan.on_failure.iter().all(|step| is_done(rows.get(&step.id))) {
+        self.progress(
+            &run,
+            &plan,
+            &plan.on_failure,
+            &mut rows,
+            &input,
+            Some(&error),
+        )
+        .await?;
+        if plan
+            .on_failure
+            .iter()
+            .all(|step| is_done(rows.get(&step.id)))
+        {
             self.finish_run(&mut run, RunStatus::Failed, None).await?;
         }
         Ok(())
@@ -286,6 +300,16 @@ impl<'s, S: Store> Turn<'s, S> {
             if needs.len() < step.needs.len() || !needs.iter().all(|r| r.status.is_terminal()) {
                 continue;
             }
+            // A need that failed the run: nothing after it starts.
+            let run_failing = step.needs.iter().any(|&i| {
+                dag[i].on_error == OnError::Fail
+                    && rows
+                        .get(&dag[i].id)
+                        .is_some_and(|r| r.status == StepStatus::Failed)
+            });
+            if run_failing {
+                continue;
+            }
             let attempts = previous.map_or(0, |row| row.attempts);
             let mut row = StepRecord::new(&run.id, &step.id, -1, step.action.kind(), self.now);
             row.attempts = attempts;
@@ -295,9 +319,19 @@ impl<'s, S: Store> Turn<'s, S> {
             let skipped_need = needs.iter().any(|r| r.status == StepStatus::Skipped);
             let cancelled_need = needs.iter().any(|r| r.status == StepStatus::Cancelled);
             if cancelled_need {
-                self.end_row(&mut row, StepStatus::Cancelled, "cancelled", "a need was cancelled");
+                self.end_row(
+                    &mut row,
+                    StepStatus::Cancelled,
+                    "cancelled",
+                    "a need was cancelled",
+                );
             } else if skipped_need && step.if_needs_skipped == crate::workflow::NeedsSkipped::Skip {
-                self.end_row(&mut row, StepStatus::Skipped, "skipped", "a need was skipped");
+                self.end_row(
+                    &mut row,
+                    StepStatus::Skipped,
+                    "skipped",
+                    "a need was skipped",
+                );
             } else {
                 let steps_view = steps_view(plan, rows);
                 let run_view = run_view(run);
@@ -345,7 +379,12 @@ impl<'s, S: Store> Turn<'s, S> {
             match condition.evaluate_bool(scope) {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.end_row(row, StepStatus::Skipped, "skipped", "its condition was false");
+                    self.end_row(
+                        row,
+                        StepStatus::Skipped,
+                        "skipped",
+                        "its condition was false",
+                    );
                     return Ok(());
                 }
                 Err(e) => {
@@ -369,7 +408,12 @@ impl<'s, S: Store> Turn<'s, S> {
                 return Ok(());
             }
             Err(e) => {
-                self.end_row(row, StepStatus::Failed, "expression", &format!("for_each: {e}"));
+                self.end_row(
+                    row,
+                    StepStatus::Failed,
+                    "expression",
+                    &format!("for_each: {e}"),
+                );
                 return Ok(());
             }
         };
@@ -397,8 +441,13 @@ impl<'s, S: Store> Turn<'s, S> {
                 index: Some(&index_value),
                 ..*scope
             };
-            let mut element =
-                StepRecord::new(&run.id, &step.id, index as i64, step.action.kind(), self.now);
+            let mut element = StepRecord::new(
+                &run.id,
+                &step.id,
+                index as i64,
+                step.action.kind(),
+                self.now,
+            );
             if let Some(existing) = self.tx.step_row(&run.id, &step.id, index as i64).await? {
                 element.attempts = existing.attempts;
                 element.created_at = existing.created_at;
@@ -414,7 +463,8 @@ impl<'s, S: Store> Turn<'s, S> {
             element.due_at = None;
             self.tx.put_step(&element).await?;
         }
-        self.release_items(run, row, i64::from(for_each.concurrency)).await?;
+        self.release_items(run, row, i64::from(for_each.concurrency))
+            .await?;
         if row.items_done == items.len() as i64 {
             self.aggregate(row).await?;
         }
@@ -482,7 +532,9 @@ impl<'s, S: Store> Turn<'s, S> {
         match with.render(scope) {
             Ok(value) => {
                 let text = json_text(&value);
-                if let Err(e) = self.check_payload(format!("the input of step `{}`", row.step_id), &text) {
+                if let Err(e) =
+                    self.check_payload(format!("the input of step `{}`", row.step_id), &text)
+                {
                     self.end_row(row, StepStatus::Failed, "payload-too-large", &e.to_string());
                     return None;
                 }
@@ -512,7 +564,12 @@ impl<'s, S: Store> Turn<'s, S> {
             return Ok(());
         }
         let Some(record) = self.shared.store.workflow_version(name, version).await? else {
-            self.end_row(row, StepStatus::Failed, "not-found", &format!("no workflow `{name}`"));
+            self.end_row(
+                row,
+                StepStatus::Failed,
+                "not-found",
+                &format!("no workflow `{name}`"),
+            );
             return Ok(());
         };
         let plan = self
@@ -521,7 +578,13 @@ impl<'s, S: Store> Turn<'s, S> {
             .get(&self.shared.store, &record.workflow, record.version)
             .await?;
         let input = parse(row.input.as_deref());
-        match self.new_run(&plan, name, record.version, &input, Some((parent, &row.step_id, row.item))) {
+        match self.new_run(
+            &plan,
+            name,
+            record.version,
+            &input,
+            Some((parent, &row.step_id, row.item)),
+        ) {
             Ok(child) => {
                 self.tx.insert_run(&child).await?;
                 self.run_event(&child);
@@ -536,11 +599,20 @@ impl<'s, S: Store> Turn<'s, S> {
     }
 
     /// Moves up to `slots` pending elements of a for_each step forward.
-    async fn release_items(&mut self, run: &RunRecord, parent: &mut StepRecord, slots: i64) -> Result<()> {
+    async fn release_items(
+        &mut self,
+        run: &RunRecord,
+        parent: &mut StepRecord,
+        slots: i64,
+    ) -> Result<()> {
         if slots <= 0 {
             return Ok(());
         }
-        for mut element in self.tx.pending_items(&run.id, &parent.step_id, slots).await? {
+        for mut element in self
+            .tx
+            .pending_items(&run.id, &parent.step_id, slots)
+            .await?
+        {
             if element.kind == "workflow" {
                 element.status = StepStatus::Waiting;
                 let name = element.plugin.clone().unwrap_or_default();
@@ -630,7 +702,12 @@ impl<'s, S: Store> Turn<'s, S> {
     }
 
     /// A step failed the run: stop everything, then compensate or end.
-    async fn fail_run(&mut self, run: &mut RunRecord, plan: &WorkflowPlan, error: String) -> Result<()> {
+    async fn fail_run(
+        &mut self,
+        run: &mut RunRecord,
+        plan: &WorkflowPlan,
+        error: String,
+    ) -> Result<()> {
         self.stop_rows(run, "the run failed").await?;
         run.error = Some(error);
         if plan.on_failure.is_empty() {
@@ -670,7 +747,9 @@ impl<'s, S: Store> Turn<'s, S> {
     async fn cancel_tree(&mut self, run_id: &str, why: &str) -> Result<()> {
         let mut stack = vec![run_id.to_string()];
         while let Some(id) = stack.pop() {
-            let Some(mut run) = self.tx.run(&id).await? else { continue };
+            let Some(mut run) = self.tx.run(&id).await? else {
+                continue;
+            };
             if run.status.is_terminal() {
                 continue;
             }
@@ -691,12 +770,18 @@ impl<'s, S: Store> Turn<'s, S> {
                 self.put(&row).await?;
             }
             run.error = Some(error_value("", "cancelled", why));
-            self.finish_run(&mut run, RunStatus::Cancelled, None).await?;
+            self.finish_run(&mut run, RunStatus::Cancelled, None)
+                .await?;
         }
         Ok(())
     }
 
-    async fn finish_run(&mut self, run: &mut RunRecord, status: RunStatus, output: Option<String>) -> Result<()> {
+    async fn finish_run(
+        &mut self,
+        run: &mut RunRecord,
+        status: RunStatus,
+        output: Option<String>,
+    ) -> Result<()> {
         run.status = status;
         run.output = output;
         if status == RunStatus::Succeeded {
@@ -713,25 +798,42 @@ impl<'s, S: Store> Turn<'s, S> {
     }
 
     async fn child_finished(&mut self, child_id: &str) -> Result<()> {
-        let Some(child) = self.tx.run(child_id).await? else { return Ok(()) };
-        let (Some(parent), Some(step), Some(item)) = (&child.parent_run, &child.parent_step, child.parent_item) else {
+        let Some(child) = self.tx.run(child_id).await? else {
             return Ok(());
         };
-        let Some(row) = self.tx.step_row(parent, step, item).await? else { return Ok(()) };
+        let (Some(parent), Some(step), Some(item)) =
+            (&child.parent_run, &child.parent_step, child.parent_item)
+        else {
+            return Ok(());
+        };
+        let Some(row) = self.tx.step_row(parent, step, item).await? else {
+            return Ok(());
+        };
         if row.status != StepStatus::Waiting || row.child_run.as_deref() != Some(child_id) {
             return Ok(());
         }
         let result = match child.status {
             RunStatus::Succeeded => Ok(parse(child.output.as_deref())),
-            RunStatus::Cancelled => Err(Failure::permanent("child-cancelled", format!("child run {child_id} was cancelled"))),
+            RunStatus::Cancelled => Err(Failure::permanent(
+                "child-cancelled",
+                format!("child run {child_id} was cancelled"),
+            )),
             _ => {
                 let error = parse(child.error.as_deref());
-                let detail = match (error.get("step").and_then(Value::as_str), error.get("message").and_then(Value::as_str)) {
-                    (Some(step), Some(message)) if !step.is_empty() => format!(": step `{step}`: {message}"),
+                let detail = match (
+                    error.get("step").and_then(Value::as_str),
+                    error.get("message").and_then(Value::as_str),
+                ) {
+                    (Some(step), Some(message)) if !step.is_empty() => {
+                        format!(": step `{step}`: {message}")
+                    }
                     (_, Some(message)) => format!(": {message}"),
                     _ => String::new(),
                 };
-                Err(Failure::permanent("child-failed", format!("child run {child_id} failed{detail}")))
+                Err(Failure::permanent(
+                    "child-failed",
+                    format!("child run {child_id} failed{detail}"),
+                ))
             }
         };
         self.finish_row(row, result, false).await
@@ -744,7 +846,10 @@ impl<'s, S: Store> Turn<'s, S> {
     /// attempt.
     pub async fn complete(&mut self, task: &Task, outcome: Outcome) -> Result<()> {
         let key = &task.key;
-        let current = self.tx.step_row(&key.run_id, &key.step_id, key.item).await?;
+        let current = self
+            .tx
+            .step_row(&key.run_id, &key.step_id, key.item)
+            .await?;
         let ours = current.as_ref().is_some_and(|row| {
             row.status == StepStatus::Running
                 && row.lease_owner.as_deref() == Some(self.shared.owner.as_str())
@@ -753,14 +858,28 @@ impl<'s, S: Store> Turn<'s, S> {
         let mut result = outcome.result;
         if let Ok(value) = &result {
             let text = json_text(value);
-            if let Err(e) = self.check_payload(format!("the output of step `{}`", key.step_id), &text) {
+            if let Err(e) =
+                self.check_payload(format!("the output of step `{}`", key.step_id), &text)
+            {
                 result = Err(Failure::permanent("payload-too-large", e.to_string()));
             }
         }
         let (status, output, kind, message) = match (&result, ours) {
-            (_, false) => ("cancelled", None, Some("superseded".to_string()), Some("the step was cancelled or taken over before this attempt finished".to_string())),
+            (_, false) => (
+                "cancelled",
+                None,
+                Some("superseded".to_string()),
+                Some(
+                    "the step was cancelled or taken over before this attempt finished".to_string(),
+                ),
+            ),
             (Ok(value), true) => ("succeeded", Some(json_text(value)), None, None),
-            (Err(f), true) => ("failed", None, Some(f.kind.clone()), Some(f.message.clone())),
+            (Err(f), true) => (
+                "failed",
+                None,
+                Some(f.kind.clone()),
+                Some(f.message.clone()),
+            ),
         };
         self.tx
             .finish_attempt(&AttemptRecord {
@@ -786,7 +905,12 @@ impl<'s, S: Store> Turn<'s, S> {
     }
 
     /// Ends a row with a result, or schedules its retry.
-    async fn finish_row(&mut self, mut row: StepRecord, result: Result<Value, Failure>, may_retry: bool) -> Result<()> {
+    async fn finish_row(
+        &mut self,
+        mut row: StepRecord,
+        result: Result<Value, Failure>,
+        may_retry: bool,
+    ) -> Result<()> {
         match result {
             Ok(value) => {
                 row.output = Some(json_text(&value));
@@ -797,7 +921,11 @@ impl<'s, S: Store> Turn<'s, S> {
                 let policy = if may_retry && failure.retryable {
                     let run = self.tx.run(&row.run_id).await?;
                     match run {
-                        Some(run) => self.plan(&run).await?.step(&row.step_id).map(|s| s.retry.clone()),
+                        Some(run) => self
+                            .plan(&run)
+                            .await?
+                            .step(&row.step_id)
+                            .map(|s| s.retry.clone()),
                         None => None,
                     }
                 } else {
@@ -811,14 +939,21 @@ impl<'s, S: Store> Turn<'s, S> {
                             delay = delay.max(hint.min(policy.max));
                         }
                         row.status = StepStatus::Ready;
-                        row.due_at = Some(self.now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2));
+                        row.due_at = Some(
+                            self.now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
+                        );
                         row.lease_owner = None;
                         row.lease_until = None;
                         row.error_kind = Some(failure.kind);
                         row.error_message = Some(failure.message);
                         return self.put(&row).await;
                     }
-                    _ => self.end_row(&mut row, StepStatus::Failed, &failure.kind, &failure.message),
+                    _ => self.end_row(
+                        &mut row,
+                        StepStatus::Failed,
+                        &failure.kind,
+                        &failure.message,
+                    ),
                 }
             }
         }
@@ -933,7 +1068,9 @@ impl<'s, S: Store> Turn<'s, S> {
                     worker: row.lease_owner.clone().unwrap_or_default(),
                     output: None,
                     error_kind: Some("lease-expired".into()),
-                    error_message: Some("the process running this attempt stopped before finishing it".into()),
+                    error_message: Some(
+                        "the process running this attempt stopped before finishing it".into(),
+                    ),
                     logs: None,
                     logs_dropped: 0,
                     started_at: 0,
@@ -954,21 +1091,36 @@ impl<'s, S: Store> Turn<'s, S> {
     /// Cancels a run: pending steps never start, running ones are
     /// interrupted, child runs are cancelled too.
     pub async fn cancel_run(&mut self, run_id: &str) -> Result<RunRecord> {
-        let run = self.tx.run(run_id).await?.ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))?;
+        let run = self
+            .tx
+            .run(run_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))?;
         if run.status.is_terminal() {
-            return Err(EngineError::Conflict(format!("run {run_id} has already ended ({})", run.status)));
+            return Err(EngineError::Conflict(format!(
+                "run {run_id} has already ended ({})",
+                run.status
+            )));
         }
         self.cancel_tree(run_id, "cancelled by request").await?;
-        self.tx.run(run_id).await?.ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))
+        self.tx
+            .run(run_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))
     }
 
     /// Runs a failed or cancelled run again from the steps that did not
     /// succeed, keeping the outputs of those that did.
     pub async fn retry_run(&mut self, run_id: &str) -> Result<RunRecord> {
-        let mut run = self.tx.run(run_id).await?.ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))?;
+        let mut run = self
+            .tx
+            .run(run_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))?;
         if !matches!(run.status, RunStatus::Failed | RunStatus::Cancelled) {
             return Err(EngineError::Conflict(format!(
-                "run {run_id} is {}; only failed or cancelled runs can be retried", run.status
+                "run {run_id} is {}; only failed or cancelled runs can be retried",
+                run.status
             )));
         }
         if run.parent_run.is_some() {

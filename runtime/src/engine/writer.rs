@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 use crate::store::{RunRecord, Store};
 
 use super::turn::{Effects, Turn};
-use crate::store::StoreTx;
 use super::worker::{self, Outcome, Task};
 use super::{Result, Shared, StartRun};
+use crate::store::StoreTx;
 
 /// Most sleep timers fired per batch.
 const TIMERS_PER_BATCH: i64 = 1024;
@@ -62,14 +62,14 @@ pub(crate) async fn spawn<S: Store>(
     let mut turn = Turn::begin(&shared).await?;
     let taken = turn.take_over(shared.config.exclusive).await?;
     turn.drain().await?;
-    let next_due = {
-
-        turn.tx.next_due().await?
-    };
+    let next_due = { turn.tx.next_due().await? };
     let effects = std::mem::take(&mut turn.effects);
     turn.tx.commit().await?;
     if taken > 0 {
-        tracing::info!(steps = taken, "took over steps left running by a stopped process");
+        tracing::info!(
+            steps = taken,
+            "took over steps left running by a stopped process"
+        );
     }
     drop(effects);
     let now = shared.clock.now();
@@ -193,7 +193,6 @@ impl<S: Store> Writer<S> {
     /// Applies operations in one transaction. Store errors abort the whole
     /// transaction; other errors are per-operation results.
     async fn turn(&mut self, ops: &[Op]) -> Result<(Vec<Option<Result<RunRecord>>>, Effects)> {
-
         let shared = self.shared.clone();
         let mut turn = Turn::begin(&shared).await?;
         let mut results = Vec::with_capacity(ops.len());
@@ -251,7 +250,9 @@ impl<S: Store> Writer<S> {
         for task in effects.tasks {
             self.in_flight += 1;
             let token = CancellationToken::new();
-            self.shared.running().insert(task.key.clone(), token.clone());
+            self.shared
+                .running()
+                .insert(task.key.clone(), token.clone());
             let shared = self.shared.clone();
             let commands = self.commands.clone();
             tokio::spawn(async move {

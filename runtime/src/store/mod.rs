@@ -95,8 +95,7 @@ pub trait StoreTx: Send + Sync {
     fn active_runs(&mut self) -> impl Future<Output = Result<Vec<String>>> + Send;
 
     /// The step-level rows (`item = -1`) of a run.
-    fn step_rows(&mut self, run_id: &str)
-    -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
+    fn step_rows(&mut self, run_id: &str) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
     /// The element rows of a for_each step, in order.
     fn item_rows(
         &mut self,
@@ -143,21 +142,18 @@ pub trait StoreTx: Send + Sync {
     /// When the next ready row or timer is due.
     fn next_due(&mut self) -> impl Future<Output = Result<Option<i64>>> + Send;
     /// Running rows whose lease ended before `now` (their worker died).
-    fn expired_leases(
-        &mut self,
-        now: i64,
-    ) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
+    fn expired_leases(&mut self, now: i64) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
     /// Extends every lease `owner` holds.
-    fn renew_leases(
-        &mut self,
-        owner: &str,
-        until: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
+    fn renew_leases(&mut self, owner: &str, until: i64) -> impl Future<Output = Result<()>> + Send;
 
     /// Records the start of an attempt.
-    fn insert_attempt(&mut self, attempt: &AttemptRecord)
-    -> impl Future<Output = Result<()>> + Send;
+    fn insert_attempt(
+        &mut self,
+        attempt: &AttemptRecord,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Records the end of an attempt.
-    fn finish_attempt(&mut self, attempt: &AttemptRecord)
-    -> impl Future<Output = Result<()>> + Send;
+    fn finish_attempt(
+        &mut self,
+        attempt: &AttemptRecord,
+    ) -> impl Future<Output = Result<()>> + Send;
 }

@@ -17,8 +17,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    AttemptRecord, NewWorkflowVersion, PluginRecord, Result, RunRecord, RunStatus, Store,
-    StoreError, StoreTx, StepRecord, WorkflowVersionRecord,
+    AttemptRecord, NewWorkflowVersion, PluginRecord, Result, RunRecord, RunStatus, StepRecord,
+    Store, StoreError, StoreTx, WorkflowVersionRecord,
 };
 
 /// How long a connection waits for a lock held by another process.
@@ -215,17 +215,24 @@ impl Store for SqliteStore {
     }
 
     async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
-        let row = sqlx::query(concat!("SELECT ", run_columns!(), " FROM runs WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(run_from_row).transpose()
     }
 
     async fn runs(&self, status: Option<RunStatus>, limit: u32) -> Result<Vec<RunRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", run_columns!(), " FROM runs WHERE (?1 IS NULL OR status = ?1) \
-             ORDER BY created_at DESC, id DESC LIMIT ?2"))
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE (?1 IS NULL OR status = ?1) \
+             ORDER BY created_at DESC, id DESC LIMIT ?2"
+        ))
         .bind(status.map(RunStatus::as_str))
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
@@ -235,7 +242,10 @@ impl Store for SqliteStore {
 
     async fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", step_columns!(), " FROM steps WHERE run_id = ? ORDER BY created_at, step_id, item"))
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE run_id = ? ORDER BY created_at, step_id, item"
+        ))
         .bind(run_id)
         .fetch_all(&self.reader)
         .await?;
@@ -244,8 +254,11 @@ impl Store for SqliteStore {
 
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", attempt_columns!(), " FROM attempts WHERE run_id = ? \
-             ORDER BY started_at, step_id, item, attempt"))
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE run_id = ? \
+             ORDER BY started_at, step_id, item, attempt"
+        ))
         .bind(run_id)
         .fetch_all(&self.reader)
         .await?;
@@ -389,16 +402,23 @@ impl StoreTx for SqliteTx {
     }
 
     async fn run(&mut self, id: &str) -> Result<Option<RunRecord>> {
-        let row = sqlx::query(concat!("SELECT ", run_columns!(), " FROM runs WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&mut *self.0)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.0)
+        .await?;
         row.as_ref().map(run_from_row).transpose()
     }
 
     async fn run_by_key(&mut self, workflow: &str, key: &str) -> Result<Option<RunRecord>> {
         let row = sqlx::query(concat!(
-            "SELECT ", run_columns!(), " FROM runs WHERE workflow = ? AND idempotency_key = ?"))
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE workflow = ? AND idempotency_key = ?"
+        ))
         .bind(workflow)
         .bind(key)
         .fetch_optional(&mut *self.0)
@@ -408,7 +428,10 @@ impl StoreTx for SqliteTx {
 
     async fn insert_run(&mut self, run: &RunRecord) -> Result<()> {
         sqlx::query(concat!(
-            "INSERT INTO runs (", run_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            "INSERT INTO runs (",
+            run_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
         .bind(&run.id)
         .bind(&run.workflow)
         .bind(run.version)
@@ -447,7 +470,10 @@ impl StoreTx for SqliteTx {
 
     async fn child_runs(&mut self, parent: &str) -> Result<Vec<RunRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", run_columns!(), " FROM runs WHERE parent_run = ?"))
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE parent_run = ?"
+        ))
         .bind(parent)
         .fetch_all(&mut *self.0)
         .await?;
@@ -460,14 +486,15 @@ impl StoreTx for SqliteTx {
         )
         .fetch_all(&mut *self.0)
         .await?;
-        rows.iter()
-            .map(|row| Ok(row.try_get("id")?))
-            .collect()
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
     }
 
     async fn step_rows(&mut self, run_id: &str) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", step_columns!(), " FROM steps WHERE run_id = ? AND item = -1"))
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE run_id = ? AND item = -1"
+        ))
         .bind(run_id)
         .fetch_all(&mut *self.0)
         .await?;
@@ -476,8 +503,11 @@ impl StoreTx for SqliteTx {
 
     async fn item_rows(&mut self, run_id: &str, step_id: &str) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", step_columns!(), " FROM steps WHERE run_id = ? AND step_id = ? AND item >= 0 \
-             ORDER BY item"))
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE run_id = ? AND step_id = ? AND item >= 0 \
+             ORDER BY item"
+        ))
         .bind(run_id)
         .bind(step_id)
         .fetch_all(&mut *self.0)
@@ -492,7 +522,10 @@ impl StoreTx for SqliteTx {
         item: i64,
     ) -> Result<Option<StepRecord>> {
         let row = sqlx::query(concat!(
-            "SELECT ", step_columns!(), " FROM steps WHERE run_id = ? AND step_id = ? AND item = ?"))
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE run_id = ? AND step_id = ? AND item = ?"
+        ))
         .bind(run_id)
         .bind(step_id)
         .bind(item)
@@ -508,8 +541,11 @@ impl StoreTx for SqliteTx {
         limit: i64,
     ) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", step_columns!(), " FROM steps WHERE run_id = ? AND step_id = ? AND item >= 0 \
-             AND status = 'pending' ORDER BY item LIMIT ?"))
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE run_id = ? AND step_id = ? AND item >= 0 \
+             AND status = 'pending' ORDER BY item LIMIT ?"
+        ))
         .bind(run_id)
         .bind(step_id)
         .bind(limit)
@@ -520,8 +556,11 @@ impl StoreTx for SqliteTx {
 
     async fn unfinished_rows(&mut self, run_id: &str) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", step_columns!(), " FROM steps WHERE run_id = ? \
-             AND status IN ('pending', 'ready', 'running', 'waiting')"))
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE run_id = ? \
+             AND status IN ('pending', 'ready', 'running', 'waiting')"
+        ))
         .bind(run_id)
         .fetch_all(&mut *self.0)
         .await?;
@@ -530,7 +569,9 @@ impl StoreTx for SqliteTx {
 
     async fn put_step(&mut self, step: &StepRecord) -> Result<()> {
         sqlx::query(concat!(
-            "INSERT INTO steps (", step_columns!(), ") VALUES \
+            "INSERT INTO steps (",
+            step_columns!(),
+            ") VALUES \
              (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (run_id, step_id, item) DO UPDATE SET \
              status = excluded.status, kind = excluded.kind, plugin = excluded.plugin, \
@@ -541,7 +582,8 @@ impl StoreTx for SqliteTx {
              items_done = excluded.items_done, child_run = excluded.child_run, \
              due_at = excluded.due_at, lease_owner = excluded.lease_owner, \
              lease_until = excluded.lease_until, started_at = excluded.started_at, \
-             finished_at = excluded.finished_at"))
+             finished_at = excluded.finished_at"
+        ))
         .bind(&step.run_id)
         .bind(&step.step_id)
         .bind(step.item)
@@ -588,7 +630,10 @@ impl StoreTx for SqliteTx {
                    (PARTITION BY run_id ORDER BY due_at, created_at, step_id, item) AS turn \
                  FROM steps WHERE status = 'ready' AND due_at <= ?3) \
                ORDER BY turn, due_at LIMIT ?4) \
-             RETURNING ", step_columns!(), ""))
+             RETURNING ",
+            step_columns!(),
+            ""
+        ))
         .bind(owner)
         .bind(lease_until)
         .bind(now)
@@ -600,8 +645,11 @@ impl StoreTx for SqliteTx {
 
     async fn due_timers(&mut self, now: i64, limit: i64) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", step_columns!(), " FROM steps WHERE status = 'waiting' AND due_at <= ? \
-             ORDER BY due_at LIMIT ?"))
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE status = 'waiting' AND due_at <= ? \
+             ORDER BY due_at LIMIT ?"
+        ))
         .bind(now)
         .bind(limit)
         .fetch_all(&mut *self.0)
@@ -623,7 +671,10 @@ impl StoreTx for SqliteTx {
 
     async fn expired_leases(&mut self, now: i64) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", step_columns!(), " FROM steps WHERE status = 'running' AND lease_until < ?"))
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE status = 'running' AND lease_until < ?"
+        ))
         .bind(now)
         .fetch_all(&mut *self.0)
         .await?;
@@ -631,17 +682,22 @@ impl StoreTx for SqliteTx {
     }
 
     async fn renew_leases(&mut self, owner: &str, until: i64) -> Result<()> {
-        sqlx::query("UPDATE steps SET lease_until = ? WHERE status = 'running' AND lease_owner = ?")
-            .bind(until)
-            .bind(owner)
-            .execute(&mut *self.0)
-            .await?;
+        sqlx::query(
+            "UPDATE steps SET lease_until = ? WHERE status = 'running' AND lease_owner = ?",
+        )
+        .bind(until)
+        .bind(owner)
+        .execute(&mut *self.0)
+        .await?;
         Ok(())
     }
 
     async fn insert_attempt(&mut self, attempt: &AttemptRecord) -> Result<()> {
         sqlx::query(concat!(
-            "INSERT INTO attempts (", attempt_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            "INSERT INTO attempts (",
+            attempt_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
         .bind(&attempt.run_id)
         .bind(&attempt.step_id)
         .bind(attempt.item)

@@ -63,3 +63,4 @@ pub fn invocation(step: &str) -> Invocation {
 pub async fn run(executor: &Executor, plugin: &Plugin, input: &str) -> InvocationReport {
     executor.invoke(plugin, &invocation("s"), input).await
 }
+pub mod engine;

@@ -650,3 +650,34 @@ fn a_complete_workflow_compiles() {
         Some("ticket@2.0.0")
     );
 }
+
+/// The complete workflows shown in `docs/workflows.md` compile, so the
+/// reference cannot drift from the rules.
+#[test]
+fn the_documented_examples_compile() {
+    let docs = include_str!("../../../../docs/workflows.md");
+    let plugin = |name: &str, version: &str| (name.into(), version.into(), format!("sha-{name}"));
+    let catalog = StaticCatalog {
+        plugins: vec![
+            plugin("greet", "0.1.0"),
+            plugin("diagnostics", "1.4.0"),
+            plugin("ticketing", "3.0.0"),
+            plugin("provisioner", "2.1.0"),
+            plugin("slack-notify", "1.0.0"),
+        ],
+        workflows: vec![("page-oncall".into(), 3)],
+    };
+    let documents: Vec<&str> = docs
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .filter(|block| block.lines().any(|line| line.starts_with("name: ")))
+        .collect();
+    assert_eq!(documents.len(), 2, "hello and incident-response");
+    for document in documents {
+        let definition = parse_definition(document).unwrap();
+        if let Err(problems) = compile(definition, &catalog) {
+            panic!("{problems}\n\n{document}");
+        }
+    }
+}
