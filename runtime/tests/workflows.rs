@@ -656,3 +656,42 @@ async fn plugin_versions_are_immutable() {
     assert_eq!(again.name, "toolbox");
     assert_eq!(h.engine.store().plugins().await.unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compensation_is_best_effort_when_a_compensation_step_fails() {
+    let h = Harness::new().await;
+    let state = h
+        .run(
+            r#"
+name: messy-rollback
+steps:
+  - id: work
+    uses: toolbox
+    with: { fail: permanent }
+on_failure:
+  - id: undo
+    uses: toolbox
+    with: { fail: permanent }
+  - id: after-undo
+    needs: [undo]
+    uses: toolbox
+  - id: tell
+    uses: toolbox
+    with: { value: "${{ error.kind }}" }
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(state.status, RunStatus::Failed);
+    assert_eq!(
+        state.error.as_ref().unwrap()["step"],
+        "work",
+        "the run keeps its first error"
+    );
+    assert_eq!(step(&state, "undo").status, StepStatus::Failed);
+    assert_eq!(step(&state, "after-undo").status, StepStatus::Cancelled);
+    assert_eq!(
+        step(&state, "tell").output.as_ref().unwrap()["value"],
+        "permanent"
+    );
+}

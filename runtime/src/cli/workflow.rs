@@ -20,6 +20,8 @@ use super::{EXIT_REFUSED, EXIT_STEP_FAILED, progress};
 
 /// Exit code for bad usage (as clap uses).
 const EXIT_USAGE: u8 = 2;
+/// Run starts in flight at once with `--inputs`.
+const STARTS_AT_ONCE: usize = 256;
 /// The database file inside a data directory.
 const DATABASE_FILE: &str = "baton.db";
 
@@ -235,23 +237,46 @@ async fn run_workflow(args: WorkflowRunArgs) -> Result<ExitCode, Failed> {
         .map_err(|e| refused(format!("{}: {e}", args.file.display())))?;
     let display = Display::start(engine, args.engine.quiet);
     let many = args.inputs.is_some();
-    let mut runs = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let run = engine
-            .start_run(StartRun::new(&saved.name, input))
-            .await
-            .map_err(engine_error)?;
-        if many {
-            println!("{}", run.id);
-        }
-        runs.push(run.id);
-    }
+    let runs = start_all(engine, &saved.name, inputs, many).await?;
     let finished = wait_all(engine, &runs).await?;
     display.finish().await;
     let code = report(engine, &finished, args.engine.json, many).await?;
     engine.shutdown().await;
     engine.store().close().await;
     Ok(code)
+}
+
+/// Starts one run per input, many at once so that their starts share
+/// commits; with `print`, each run id goes to stdout as soon as its start is
+/// durable.
+async fn start_all(
+    engine: &Engine<SqliteStore>,
+    workflow: &str,
+    inputs: Vec<serde_json::Value>,
+    print: bool,
+) -> Result<Vec<String>, Failed> {
+    let mut pending = tokio::task::JoinSet::new();
+    let mut runs = Vec::with_capacity(inputs.len());
+    let mut inputs = inputs.into_iter();
+    loop {
+        while pending.len() < STARTS_AT_ONCE {
+            let Some(input) = inputs.next() else { break };
+            let engine = engine.clone();
+            let request = StartRun::new(workflow, input);
+            pending.spawn(async move { engine.start_run(request).await });
+        }
+        let Some(joined) = pending.join_next().await else {
+            break;
+        };
+        let run = joined
+            .map_err(|e| refused(format!("starting a run: {e}")))?
+            .map_err(engine_error)?;
+        if print {
+            println!("{}", run.id);
+        }
+        runs.push(run.id);
+    }
+    Ok(runs)
 }
 
 async fn wait_all(engine: &Engine<SqliteStore>, runs: &[String]) -> Result<Vec<RunRecord>, Failed> {

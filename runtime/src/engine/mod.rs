@@ -18,6 +18,7 @@ mod events;
 mod plans;
 mod state;
 mod turn;
+mod unit;
 mod worker;
 mod writer;
 
@@ -82,6 +83,8 @@ pub(crate) struct Shared<S: Store> {
     pub owner: String,
     pub plans: PlanCache,
     pub events: broadcast::Sender<EngineEvent>,
+    /// The runtime plugin attempts run on (the one the engine started on).
+    pub workers: tokio::runtime::Handle,
     /// Cancellation of the attempts running in this process.
     pub running: Mutex<HashMap<TaskKey, CancellationToken>>,
 }
@@ -97,7 +100,7 @@ impl<S: Store> Shared<S> {
 pub struct Engine<S: Store> {
     shared: Arc<Shared<S>>,
     commands: mpsc::Sender<Command>,
-    writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    writer: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
 }
 
 impl<S: Store> Clone for Engine<S> {
@@ -129,6 +132,7 @@ impl<S: Store> Engine<S> {
             owner: format!("engine-{}", uuid::Uuid::now_v7()),
             plans: PlanCache::default(),
             events,
+            workers: tokio::runtime::Handle::current(),
             running: Mutex::new(HashMap::new()),
         });
         let (commands, receiver) = mpsc::channel(COMMAND_BUFFER);

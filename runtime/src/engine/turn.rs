@@ -18,6 +18,7 @@ use crate::workflow::expr::Scope;
 use crate::workflow::{OnError, StepAction, StepPlan, WorkflowPlan};
 
 use super::clock::rfc3339;
+use super::unit::Unit;
 use super::worker::{Failure, Outcome, Task, TaskKey};
 use super::{EngineError, EngineEvent, Result, Shared, StartRun};
 
@@ -40,7 +41,7 @@ pub(crate) struct Effects {
 
 /// One transaction's worth of engine work.
 pub(crate) struct Turn<'s, S: Store> {
-    pub tx: S::Tx,
+    pub db: Unit<S::Tx>,
     pub now: i64,
     pub shared: &'s Shared<S>,
     pub effects: Effects,
@@ -63,7 +64,7 @@ fn error_value(step: &str, kind: &str, message: &str) -> String {
 impl<'s, S: Store> Turn<'s, S> {
     pub async fn begin(shared: &'s Shared<S>) -> Result<Turn<'s, S>> {
         Ok(Turn {
-            tx: shared.store.begin().await?,
+            db: Unit::new(shared.store.begin().await?),
             now: shared.clock.now(),
             shared,
             effects: Effects::default(),
@@ -118,7 +119,7 @@ impl<'s, S: Store> Turn<'s, S> {
     }
 
     async fn put(&mut self, row: &StepRecord) -> Result<()> {
-        self.tx.put_step(row).await?;
+        self.db.put_step(row);
         self.step_event(row);
         Ok(())
     }
@@ -135,7 +136,7 @@ impl<'s, S: Store> Turn<'s, S> {
     /// Starts a run (or returns the one started with the same key).
     pub async fn start_run(&mut self, request: &StartRun) -> Result<RunRecord> {
         if let Some(key) = &request.idempotency_key
-            && let Some(existing) = self.tx.run_by_key(&request.workflow, key).await?
+            && let Some(existing) = self.db.run_by_key(&request.workflow, key).await?
         {
             return Ok(existing);
         }
@@ -166,7 +167,7 @@ impl<'s, S: Store> Turn<'s, S> {
             idempotency_key: request.idempotency_key.clone(),
             ..run
         };
-        self.tx.insert_run(&run).await?;
+        self.db.new_run(&run);
         self.run_event(&run);
         self.work.push_back(Work::Advance(run.id.clone()));
         Ok(run)
@@ -208,7 +209,7 @@ impl<'s, S: Store> Turn<'s, S> {
     // ---- advancing a run ----------------------------------------------
 
     async fn advance(&mut self, run_id: &str) -> Result<()> {
-        let Some(mut run) = self.tx.run(run_id).await? else {
+        let Some(mut run) = self.db.run(run_id).await? else {
             return Ok(());
         };
         if run.status.is_terminal() {
@@ -216,7 +217,7 @@ impl<'s, S: Store> Turn<'s, S> {
         }
         let plan = self.plan(&run).await?;
         let mut rows: HashMap<String, StepRecord> = self
-            .tx
+            .db
             .step_rows(run_id)
             .await?
             .into_iter()
@@ -243,7 +244,7 @@ impl<'s, S: Store> Turn<'s, S> {
                     return Ok(());
                 }
                 rows = self
-                    .tx
+                    .db
                     .step_rows(run_id)
                     .await?
                     .into_iter()
@@ -308,6 +309,20 @@ impl<'s, S: Store> Turn<'s, S> {
                         .is_some_and(|r| r.status == StepStatus::Failed)
             });
             if run_failing {
+                if error.is_some() {
+                    // Compensation is best effort: what depends on a failed
+                    // compensation step is cancelled, the rest runs.
+                    let mut row =
+                        StepRecord::new(&run.id, &step.id, -1, step.action.kind(), self.now);
+                    self.end_row(
+                        &mut row,
+                        StepStatus::Cancelled,
+                        "cancelled",
+                        "a need failed",
+                    );
+                    self.put(&row).await?;
+                    rows.insert(step.id.clone(), row);
+                }
                 continue;
             }
             let attempts = previous.map_or(0, |row| row.attempts);
@@ -448,7 +463,7 @@ impl<'s, S: Store> Turn<'s, S> {
                 step.action.kind(),
                 self.now,
             );
-            if let Some(existing) = self.tx.step_row(&run.id, &step.id, index as i64).await? {
+            if let Some(existing) = self.db.step_row(&run.id, &step.id, index as i64).await? {
                 element.attempts = existing.attempts;
                 element.created_at = existing.created_at;
             }
@@ -461,7 +476,7 @@ impl<'s, S: Store> Turn<'s, S> {
             }
             element.status = StepStatus::Pending;
             element.due_at = None;
-            self.tx.put_step(&element).await?;
+            self.db.put_step(&element);
         }
         self.release_items(run, row, i64::from(for_each.concurrency))
             .await?;
@@ -586,7 +601,7 @@ impl<'s, S: Store> Turn<'s, S> {
             Some((parent, &row.step_id, row.item)),
         ) {
             Ok(child) => {
-                self.tx.insert_run(&child).await?;
+                self.db.new_run(&child);
                 self.run_event(&child);
                 row.child_run = Some(child.id.clone());
                 row.attempts += 1;
@@ -609,7 +624,7 @@ impl<'s, S: Store> Turn<'s, S> {
             return Ok(());
         }
         for mut element in self
-            .tx
+            .db
             .pending_items(&run.id, &parent.step_id, slots)
             .await?
         {
@@ -636,7 +651,7 @@ impl<'s, S: Store> Turn<'s, S> {
 
     /// Every element of `parent` is done: compute its list output.
     async fn aggregate(&mut self, parent: &mut StepRecord) -> Result<()> {
-        let elements = self.tx.item_rows(&parent.run_id, &parent.step_id).await?;
+        let elements = self.db.item_rows(&parent.run_id, &parent.step_id).await?;
         let mut outputs = Vec::with_capacity(elements.len());
         let mut failed = Vec::new();
         for element in &elements {
@@ -715,7 +730,7 @@ impl<'s, S: Store> Turn<'s, S> {
         } else {
             run.status = RunStatus::Compensating;
             run.updated_at = self.now;
-            self.tx.update_run(run).await?;
+            self.db.put_run(run);
             self.run_event(run);
             Ok(())
         }
@@ -724,7 +739,7 @@ impl<'s, S: Store> Turn<'s, S> {
     /// Cancels every unfinished row of a run (and its child runs), and
     /// interrupts the ones running.
     async fn stop_rows(&mut self, run: &RunRecord, why: &str) -> Result<()> {
-        for mut row in self.tx.unfinished_rows(&run.id).await? {
+        for mut row in self.db.unfinished_rows(&run.id).await? {
             if row.status == StepStatus::Running {
                 self.effects.interrupts.push(TaskKey {
                     run_id: row.run_id.clone(),
@@ -747,13 +762,13 @@ impl<'s, S: Store> Turn<'s, S> {
     async fn cancel_tree(&mut self, run_id: &str, why: &str) -> Result<()> {
         let mut stack = vec![run_id.to_string()];
         while let Some(id) = stack.pop() {
-            let Some(mut run) = self.tx.run(&id).await? else {
+            let Some(mut run) = self.db.run(&id).await? else {
                 continue;
             };
             if run.status.is_terminal() {
                 continue;
             }
-            for mut row in self.tx.unfinished_rows(&run.id).await? {
+            for mut row in self.db.unfinished_rows(&run.id).await? {
                 if row.status == StepStatus::Running {
                     self.effects.interrupts.push(TaskKey {
                         run_id: row.run_id.clone(),
@@ -789,7 +804,7 @@ impl<'s, S: Store> Turn<'s, S> {
         }
         run.updated_at = self.now;
         run.finished_at = Some(self.now);
-        self.tx.update_run(run).await?;
+        self.db.put_run(run);
         self.run_event(run);
         if run.parent_run.is_some() {
             self.work.push_back(Work::ChildFinished(run.id.clone()));
@@ -798,7 +813,7 @@ impl<'s, S: Store> Turn<'s, S> {
     }
 
     async fn child_finished(&mut self, child_id: &str) -> Result<()> {
-        let Some(child) = self.tx.run(child_id).await? else {
+        let Some(child) = self.db.run(child_id).await? else {
             return Ok(());
         };
         let (Some(parent), Some(step), Some(item)) =
@@ -806,7 +821,7 @@ impl<'s, S: Store> Turn<'s, S> {
         else {
             return Ok(());
         };
-        let Some(row) = self.tx.step_row(parent, step, item).await? else {
+        let Some(row) = self.db.step_row(parent, step, item).await? else {
             return Ok(());
         };
         if row.status != StepStatus::Waiting || row.child_run.as_deref() != Some(child_id) {
@@ -847,7 +862,7 @@ impl<'s, S: Store> Turn<'s, S> {
     pub async fn complete(&mut self, task: &Task, outcome: Outcome) -> Result<()> {
         let key = &task.key;
         let current = self
-            .tx
+            .db
             .step_row(&key.run_id, &key.step_id, key.item)
             .await?;
         let ours = current.as_ref().is_some_and(|row| {
@@ -881,23 +896,21 @@ impl<'s, S: Store> Turn<'s, S> {
                 Some(f.message.clone()),
             ),
         };
-        self.tx
-            .finish_attempt(&AttemptRecord {
-                run_id: key.run_id.clone(),
-                step_id: key.step_id.clone(),
-                item: key.item,
-                attempt: task.attempt,
-                status: status.into(),
-                worker: self.shared.owner.clone(),
-                output,
-                error_kind: kind,
-                error_message: message,
-                logs: outcome.logs,
-                logs_dropped: outcome.logs_dropped,
-                started_at: 0,
-                finished_at: Some(self.now),
-            })
-            .await?;
+        self.db.finish_attempt(AttemptRecord {
+            run_id: key.run_id.clone(),
+            step_id: key.step_id.clone(),
+            item: key.item,
+            attempt: task.attempt,
+            status: status.into(),
+            worker: self.shared.owner.clone(),
+            output,
+            error_kind: kind,
+            error_message: message,
+            logs: outcome.logs,
+            logs_dropped: outcome.logs_dropped,
+            started_at: 0,
+            finished_at: Some(self.now),
+        });
         match current {
             Some(row) if ours => self.finish_row(row, result, true).await,
             _ => Ok(()),
@@ -919,7 +932,7 @@ impl<'s, S: Store> Turn<'s, S> {
             Err(failure) => {
                 row.failures += 1;
                 let policy = if may_retry && failure.retryable {
-                    let run = self.tx.run(&row.run_id).await?;
+                    let run = self.db.run(&row.run_id).await?;
                     match run {
                         Some(run) => self
                             .plan(&run)
@@ -967,14 +980,14 @@ impl<'s, S: Store> Turn<'s, S> {
             self.work.push_back(Work::Advance(row.run_id.clone()));
             return Ok(());
         }
-        let Some(mut parent) = self.tx.step_row(&row.run_id, &row.step_id, -1).await? else {
+        let Some(mut parent) = self.db.step_row(&row.run_id, &row.step_id, -1).await? else {
             return Ok(());
         };
         if parent.status != StepStatus::Waiting {
             return Ok(());
         }
         parent.items_done += 1;
-        if let Some(run) = self.tx.run(&row.run_id).await? {
+        if let Some(run) = self.db.run(&row.run_id).await? {
             self.release_items(&run, &mut parent, 1).await?;
         }
         if Some(parent.items_done) >= parent.items_total {
@@ -982,17 +995,18 @@ impl<'s, S: Store> Turn<'s, S> {
             self.put(&parent).await?;
             self.work.push_back(Work::Advance(row.run_id.clone()));
         } else {
-            self.tx.put_step(&parent).await?;
+            self.db.put_step(&parent);
         }
         Ok(())
     }
 
     /// Completes due sleep timers.
     pub async fn fire_timers(&mut self, limit: i64) -> Result<usize> {
-        let due = self.tx.due_timers(self.now, limit).await?;
+        let due = self.db.tx.due_timers(self.now, limit).await?;
+        let due = self.db.adopt(due);
         let fired = due.len();
         for row in due {
-            if row.kind == "sleep" {
+            if row.kind == "sleep" && row.status == StepStatus::Waiting {
                 self.finish_row(row, Ok(Value::Null), false).await?;
             }
         }
@@ -1001,82 +1015,119 @@ impl<'s, S: Store> Turn<'s, S> {
 
     // ---- leases --------------------------------------------------------
 
-    /// Leases ready rows to this process and records their attempts.
-    pub async fn claim(&mut self, capacity: usize) -> Result<()> {
-        if capacity == 0 {
-            return Ok(());
-        }
+    /// Leases ready rows to this process and records their attempts: first
+    /// the rows this turn made ready (no statement needed), then, if there
+    /// is room and `backlog` says the database holds due rows, those (after
+    /// writing the turn's changes, so that the database sees them). Returns
+    /// whether the database was asked.
+    pub async fn claim(&mut self, capacity: usize, backlog: bool) -> Result<bool> {
         let owner = self.shared.owner.clone();
         let until = self.now + self.shared.config.lease_ms();
-        let rows = self
-            .tx
-            .claim(&owner, self.now, until, capacity as i64)
-            .await?;
-        for row in rows {
-            self.tx
-                .insert_attempt(&AttemptRecord {
-                    run_id: row.run_id.clone(),
-                    step_id: row.step_id.clone(),
-                    item: row.item,
-                    attempt: row.attempts,
-                    status: "running".into(),
-                    worker: owner.clone(),
-                    output: None,
-                    error_kind: None,
-                    error_message: None,
-                    logs: None,
-                    logs_dropped: 0,
-                    started_at: self.now,
-                    finished_at: None,
-                })
-                .await?;
-            self.step_event(&row);
-            self.effects.tasks.push(Task {
-                key: TaskKey {
-                    run_id: row.run_id.clone(),
-                    step_id: row.step_id.clone(),
-                    item: row.item,
-                },
-                attempt: row.attempts,
-                digest: row.digest.clone().unwrap_or_default(),
-                input: row.input.clone().unwrap_or_else(|| "null".into()),
-                timeout: row
-                    .timeout_ms
-                    .map(|ms| std::time::Duration::from_millis(ms.max(0).unsigned_abs())),
-            });
+        let mut taken = 0;
+        let mut ready = self.db.ready_rows(self.now);
+        // Fair between runs: the first ready row of every run, then the
+        // second, and so on.
+        let mut turn_of: HashMap<String, usize> = HashMap::new();
+        let mut ranked: Vec<(usize, StepRecord)> = ready
+            .drain(..)
+            .map(|row| {
+                let turn = turn_of.entry(row.run_id.clone()).or_insert(0);
+                *turn += 1;
+                (*turn, row)
+            })
+            .collect();
+        ranked.sort_by_key(|(turn, row)| (*turn, row.due_at));
+        for (_, mut row) in ranked.into_iter().take(capacity) {
+            row.status = StepStatus::Running;
+            row.lease_owner = Some(owner.clone());
+            row.lease_until = Some(until);
+            row.attempts += 1;
+            row.started_at = row.started_at.or(Some(self.now));
+            self.db.put_step(&row);
+            self.leased(row);
+            taken += 1;
         }
-        Ok(())
+        let asked = backlog && taken < capacity;
+        if asked {
+            self.db.flush().await?;
+            let rows = self
+                .db
+                .tx
+                .claim(&owner, self.now, until, (capacity - taken) as i64)
+                .await?;
+            self.db.replace(&rows);
+            for row in rows {
+                self.leased(row);
+            }
+        }
+        Ok(asked)
+    }
+
+    /// Records the attempt of a freshly leased row and hands it to a worker
+    /// once the turn commits.
+    fn leased(&mut self, row: StepRecord) {
+        self.db.insert_attempt(AttemptRecord {
+            run_id: row.run_id.clone(),
+            step_id: row.step_id.clone(),
+            item: row.item,
+            attempt: row.attempts,
+            status: "running".into(),
+            worker: self.shared.owner.clone(),
+            output: None,
+            error_kind: None,
+            error_message: None,
+            logs: None,
+            logs_dropped: 0,
+            started_at: self.now,
+            finished_at: None,
+        });
+        self.step_event(&row);
+        self.effects.tasks.push(Task {
+            key: TaskKey {
+                run_id: row.run_id.clone(),
+                step_id: row.step_id.clone(),
+                item: row.item,
+            },
+            attempt: row.attempts,
+            digest: row.digest.clone().unwrap_or_default(),
+            input: row.input.clone().unwrap_or_else(|| "null".into()),
+            timeout: row
+                .timeout_ms
+                .map(|ms| std::time::Duration::from_millis(ms.max(0).unsigned_abs())),
+        });
     }
 
     /// Puts rows whose lease expired (or, with `everything`, every row left
     /// running by an earlier process) back in the queue.
     pub async fn take_over(&mut self, everything: bool) -> Result<usize> {
         let horizon = if everything { i64::MAX } else { self.now };
-        let rows = self.tx.expired_leases(horizon).await?;
-        let count = rows.len();
+        let rows = self.db.tx.expired_leases(horizon).await?;
+        let rows = self.db.adopt(rows);
+        let mut count = 0;
         for mut row in rows {
-            if everything && row.lease_owner.as_deref() == Some(self.shared.owner.as_str()) {
+            if row.status != StepStatus::Running
+                || row.lease_owner.as_deref() == Some(self.shared.owner.as_str())
+            {
                 continue;
             }
-            self.tx
-                .finish_attempt(&AttemptRecord {
-                    run_id: row.run_id.clone(),
-                    step_id: row.step_id.clone(),
-                    item: row.item,
-                    attempt: row.attempts,
-                    status: "abandoned".into(),
-                    worker: row.lease_owner.clone().unwrap_or_default(),
-                    output: None,
-                    error_kind: Some("lease-expired".into()),
-                    error_message: Some(
-                        "the process running this attempt stopped before finishing it".into(),
-                    ),
-                    logs: None,
-                    logs_dropped: 0,
-                    started_at: 0,
-                    finished_at: Some(self.now),
-                })
-                .await?;
+            count += 1;
+            self.db.finish_attempt(AttemptRecord {
+                run_id: row.run_id.clone(),
+                step_id: row.step_id.clone(),
+                item: row.item,
+                attempt: row.attempts,
+                status: "abandoned".into(),
+                worker: row.lease_owner.clone().unwrap_or_default(),
+                output: None,
+                error_kind: Some("lease-expired".into()),
+                error_message: Some(
+                    "the process running this attempt stopped before finishing it".into(),
+                ),
+                logs: None,
+                logs_dropped: 0,
+                started_at: 0,
+                finished_at: Some(self.now),
+            });
             row.status = StepStatus::Ready;
             row.due_at = Some(self.now);
             row.lease_owner = None;
@@ -1092,7 +1143,7 @@ impl<'s, S: Store> Turn<'s, S> {
     /// interrupted, child runs are cancelled too.
     pub async fn cancel_run(&mut self, run_id: &str) -> Result<RunRecord> {
         let run = self
-            .tx
+            .db
             .run(run_id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))?;
@@ -1103,7 +1154,7 @@ impl<'s, S: Store> Turn<'s, S> {
             )));
         }
         self.cancel_tree(run_id, "cancelled by request").await?;
-        self.tx
+        self.db
             .run(run_id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))
@@ -1113,7 +1164,7 @@ impl<'s, S: Store> Turn<'s, S> {
     /// succeed, keeping the outputs of those that did.
     pub async fn retry_run(&mut self, run_id: &str) -> Result<RunRecord> {
         let mut run = self
-            .tx
+            .db
             .run(run_id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no run `{run_id}`")))?;
@@ -1129,7 +1180,7 @@ impl<'s, S: Store> Turn<'s, S> {
             )));
         }
         let plan = self.plan(&run).await?;
-        for mut row in self.tx.step_rows(run_id).await? {
+        for mut row in self.db.step_rows(run_id).await? {
             let compensation = plan.on_failure.iter().any(|s| s.id == row.step_id);
             if !compensation && !matches!(row.status, StepStatus::Failed | StepStatus::Cancelled) {
                 continue;
@@ -1137,13 +1188,13 @@ impl<'s, S: Store> Turn<'s, S> {
             if row.items_total.is_some() && !compensation {
                 // Keep the elements that succeeded; run the others again.
                 let mut done = 0;
-                for mut element in self.tx.item_rows(run_id, &row.step_id).await? {
+                for mut element in self.db.item_rows(run_id, &row.step_id).await? {
                     if element.status == StepStatus::Succeeded {
                         done += 1;
                         continue;
                     }
                     reset(&mut element);
-                    self.tx.put_step(&element).await?;
+                    self.db.put_step(&element);
                 }
                 reset(&mut row);
                 row.status = StepStatus::Waiting;
@@ -1168,7 +1219,7 @@ impl<'s, S: Store> Turn<'s, S> {
         run.output = None;
         run.finished_at = None;
         run.updated_at = self.now;
-        self.tx.update_run(&run).await?;
+        self.db.put_run(&run);
         self.run_event(&run);
         self.work.push_back(Work::Advance(run.id.clone()));
         Ok(run)

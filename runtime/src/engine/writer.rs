@@ -17,7 +17,7 @@ use crate::store::{RunRecord, Store};
 
 use super::turn::{Effects, Turn};
 use super::worker::{self, Outcome, Task};
-use super::{Result, Shared, StartRun};
+use super::{EngineError, Result, Shared, StartRun};
 use crate::store::StoreTx;
 
 /// Most sleep timers fired per batch.
@@ -49,7 +49,7 @@ struct Writer<S: Store> {
     in_flight: usize,
     next_scan: i64,
     next_renewal: i64,
-    next_due: Option<i64>,
+    next_due: crate::store::NextDue,
     draining: Option<oneshot::Sender<()>>,
 }
 
@@ -58,20 +58,19 @@ pub(crate) async fn spawn<S: Store>(
     shared: Arc<Shared<S>>,
     receiver: mpsc::Receiver<Command>,
     commands: mpsc::WeakSender<Command>,
-) -> Result<tokio::task::JoinHandle<()>> {
+) -> Result<oneshot::Receiver<()>> {
     let mut turn = Turn::begin(&shared).await?;
     let taken = turn.take_over(shared.config.exclusive).await?;
     turn.drain().await?;
-    let next_due = { turn.tx.next_due().await? };
-    let effects = std::mem::take(&mut turn.effects);
-    turn.tx.commit().await?;
+    turn.db.flush().await?;
+    let next_due = turn.db.tx.next_due().await?;
+    turn.db.tx.commit().await?;
     if taken > 0 {
         tracing::info!(
             steps = taken,
             "took over steps left running by a stopped process"
         );
     }
-    drop(effects);
     let now = shared.clock.now();
     let writer = Writer {
         next_scan: now + shared.config.lease_ms() / 2,
@@ -82,7 +81,22 @@ pub(crate) async fn spawn<S: Store>(
         in_flight: 0,
         draining: None,
     };
-    Ok(tokio::spawn(writer.run(receiver)))
+    // The writer runs on a thread of its own: each of its many awaits on
+    // the database must resume at once, not queue behind plugin attempts
+    // on the shared runtime.
+    let (stopped, on_stop) = oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| EngineError::Config(format!("cannot start the writer's runtime: {e}")))?;
+    std::thread::Builder::new()
+        .name("baton-writer".into())
+        .spawn(move || {
+            runtime.block_on(writer.run(receiver));
+            let _ = stopped.send(());
+        })
+        .map_err(|e| EngineError::Config(format!("cannot start the writer thread: {e}")))?;
+    Ok(on_stop)
 }
 
 impl<S: Store> Writer<S> {
@@ -137,10 +151,17 @@ impl<S: Store> Writer<S> {
         if self.in_flight > 0 {
             wake = wake.min(self.next_renewal);
         }
-        if self.draining.is_none()
-            && let Some(due) = self.next_due
-        {
-            wake = wake.min(due);
+        if self.draining.is_none() {
+            if let Some(timer) = self.next_due.timer {
+                wake = wake.min(timer);
+            }
+            // Ready rows only matter when a worker is free; otherwise the
+            // next completion wakes the loop.
+            if self.in_flight < self.shared.config.max_in_flight
+                && let Some(ready) = self.next_due.ready
+            {
+                wake = wake.min(ready);
+            }
         }
         wake
     }
@@ -195,6 +216,40 @@ impl<S: Store> Writer<S> {
     async fn turn(&mut self, ops: &[Op]) -> Result<(Vec<Option<Result<RunRecord>>>, Effects)> {
         let shared = self.shared.clone();
         let mut turn = Turn::begin(&shared).await?;
+        let now = turn.now;
+        // Everything the operations touch, loaded up front.
+        let mut runs = Vec::new();
+        let mut elements = Vec::new();
+        for op in ops {
+            match op {
+                Op::Completed(task, _) => {
+                    runs.push(task.key.run_id.clone());
+                    if task.key.item >= 0 {
+                        elements.push((
+                            task.key.run_id.clone(),
+                            task.key.step_id.clone(),
+                            task.key.item,
+                        ));
+                    }
+                }
+                Op::Cancel(id) | Op::Retry(id) => runs.push(id.clone()),
+                Op::Start(_) => {}
+            }
+        }
+        turn.db.preload(&runs).await?;
+        turn.db.preload_rows(&elements).await?;
+
+        let mut rescheduled = false;
+        if self.draining.is_none() && self.next_due.timer.is_some_and(|t| t <= now) {
+            turn.fire_timers(TIMERS_PER_BATCH).await?;
+            turn.drain().await?;
+            rescheduled = true;
+        }
+        if now >= self.next_scan {
+            rescheduled |= turn.take_over(false).await? > 0;
+            turn.drain().await?;
+            self.next_scan = now + shared.config.lease_ms() / 2;
+        }
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             let result = match op {
@@ -212,28 +267,25 @@ impl<S: Store> Writer<S> {
             }
             turn.drain().await?;
         }
-        let now = turn.now;
-        if now >= self.next_scan {
-            turn.take_over(false).await?;
-            turn.drain().await?;
-            self.next_scan = now + shared.config.lease_ms() / 2;
-        }
         if self.in_flight > 0 && now >= self.next_renewal {
-            turn.tx
+            turn.db
+                .tx
                 .renew_leases(&shared.owner, now + shared.config.lease_ms())
                 .await?;
             self.next_renewal = now + shared.config.lease_ms() / 3;
         }
         if self.draining.is_none() {
-            turn.fire_timers(TIMERS_PER_BATCH).await?;
-            turn.drain().await?;
             let capacity = shared.config.max_in_flight.saturating_sub(self.in_flight);
-            turn.claim(capacity).await?;
+            let backlog = self.next_due.ready.is_some_and(|due| due <= now);
+            rescheduled |= turn.claim(capacity, backlog).await?;
         }
-        let next_due = turn.tx.next_due().await?;
+        rescheduled |= turn.db.schedules_later(now);
+        turn.db.flush().await?;
+        if rescheduled {
+            self.next_due = turn.db.tx.next_due().await?;
+        }
         let effects = std::mem::take(&mut turn.effects);
-        turn.tx.commit().await?;
-        self.next_due = next_due;
+        turn.db.tx.commit().await?;
         Ok((results, effects))
     }
 
@@ -255,7 +307,7 @@ impl<S: Store> Writer<S> {
                 .insert(task.key.clone(), token.clone());
             let shared = self.shared.clone();
             let commands = self.commands.clone();
-            tokio::spawn(async move {
+            self.shared.workers.spawn(async move {
                 let outcome = worker::execute(shared, task.clone(), token).await;
                 if let Some(commands) = commands.upgrade() {
                     let _ = commands.send(Command::Completed(task, outcome)).await;

@@ -77,52 +77,41 @@ pub trait StoreTx: Send + Sync {
         version: &NewWorkflowVersion,
     ) -> impl Future<Output = Result<i64>> + Send;
 
-    /// One run.
-    fn run(&mut self, id: &str) -> impl Future<Output = Result<Option<RunRecord>>> + Send;
+    /// These runs (those that exist).
+    fn runs_by_ids(
+        &mut self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<RunRecord>>> + Send;
     /// The run started with this idempotency key.
     fn run_by_key(
         &mut self,
         workflow: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<RunRecord>>> + Send;
-    /// Adds a run.
-    fn insert_run(&mut self, run: &RunRecord) -> impl Future<Output = Result<()>> + Send;
-    /// Writes a run's mutable fields (status, output, error, timestamps).
-    fn update_run(&mut self, run: &RunRecord) -> impl Future<Output = Result<()>> + Send;
-    /// Runs started by a step of this run.
-    fn child_runs(&mut self, parent: &str) -> impl Future<Output = Result<Vec<RunRecord>>> + Send;
-    /// Runs that have not finished.
-    fn active_runs(&mut self) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Inserts runs, or overwrites the mutable fields (status, output,
+    /// error, timestamps) of those that exist.
+    fn put_runs(&mut self, runs: &[RunRecord]) -> impl Future<Output = Result<()>> + Send;
 
-    /// The step-level rows (`item = -1`) of a run.
-    fn step_rows(&mut self, run_id: &str) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
+    /// The rows of these runs: only the step-level ones (`item = -1`), or
+    /// with `elements` every row.
+    fn rows_of_runs(
+        &mut self,
+        run_ids: &[String],
+        elements: bool,
+    ) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
+    /// These rows (those that exist), by (run, step, item).
+    fn rows_by_keys(
+        &mut self,
+        keys: &[(String, String, i64)],
+    ) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
     /// The element rows of a for_each step, in order.
     fn item_rows(
         &mut self,
         run_id: &str,
         step_id: &str,
     ) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
-    /// One row.
-    fn step_row(
-        &mut self,
-        run_id: &str,
-        step_id: &str,
-        item: i64,
-    ) -> impl Future<Output = Result<Option<StepRecord>>> + Send;
-    /// The first `limit` pending elements of a for_each step.
-    fn pending_items(
-        &mut self,
-        run_id: &str,
-        step_id: &str,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
-    /// Every row of a run that is not finished.
-    fn unfinished_rows(
-        &mut self,
-        run_id: &str,
-    ) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
-    /// Inserts or overwrites a row.
-    fn put_step(&mut self, step: &StepRecord) -> impl Future<Output = Result<()>> + Send;
+    /// Inserts or overwrites rows.
+    fn put_steps(&mut self, steps: &[StepRecord]) -> impl Future<Output = Result<()>> + Send;
 
     /// Leases up to `limit` ready rows due by `now` to `owner`, fairly
     /// between runs, and counts the attempt.
@@ -139,21 +128,21 @@ pub trait StoreTx: Send + Sync {
         now: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
-    /// When the next ready row or timer is due.
-    fn next_due(&mut self) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// When the next ready row and the next timer are due.
+    fn next_due(&mut self) -> impl Future<Output = Result<NextDue>> + Send;
     /// Running rows whose lease ended before `now` (their worker died).
     fn expired_leases(&mut self, now: i64) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
     /// Extends every lease `owner` holds.
     fn renew_leases(&mut self, owner: &str, until: i64) -> impl Future<Output = Result<()>> + Send;
 
-    /// Records the start of an attempt.
-    fn insert_attempt(
+    /// Records the start of attempts.
+    fn insert_attempts(
         &mut self,
-        attempt: &AttemptRecord,
+        attempts: &[AttemptRecord],
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Records the end of an attempt.
-    fn finish_attempt(
+    /// Records the end of attempts (status, output, error, logs, end time).
+    fn finish_attempts(
         &mut self,
-        attempt: &AttemptRecord,
+        attempts: &[AttemptRecord],
     ) -> impl Future<Output = Result<()>> + Send;
 }

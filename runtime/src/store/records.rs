@@ -294,3 +294,12 @@ pub struct AttemptRecord {
     /// When it ended.
     pub finished_at: Option<i64>,
 }
+
+/// When the queue next has work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NextDue {
+    /// The earliest ready row (possibly already due).
+    pub ready: Option<i64>,
+    /// The earliest sleep timer.
+    pub timer: Option<i64>,
+}

@@ -17,8 +17,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    AttemptRecord, NewWorkflowVersion, PluginRecord, Result, RunRecord, RunStatus, StepRecord,
-    Store, StoreError, StoreTx, WorkflowVersionRecord,
+    AttemptRecord, NewWorkflowVersion, NextDue, PluginRecord, Result, RunRecord, RunStatus,
+    StepRecord, Store, StoreError, StoreTx, WorkflowVersionRecord,
 };
 
 /// How long a connection waits for a lock held by another process.
@@ -69,6 +69,9 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // The one writer connection is only used by this process;
+            // pinging it before every transaction would cost a round trip.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(connect.clone())
             .await?;
@@ -127,67 +130,67 @@ macro_rules! attempt_columns {
 
 fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
     Ok(RunRecord {
-        id: row.try_get("id")?,
-        workflow: row.try_get("workflow")?,
-        version: row.try_get("version")?,
-        status: RunStatus::from_str(row.try_get("status")?)?,
-        input: row.try_get("input")?,
-        output: row.try_get("output")?,
-        error: row.try_get("error")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        parent_run: row.try_get("parent_run")?,
-        parent_step: row.try_get("parent_step")?,
-        parent_item: row.try_get("parent_item")?,
-        depth: row.try_get("depth")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        finished_at: row.try_get("finished_at")?,
+        id: row.try_get(0)?,
+        workflow: row.try_get(1)?,
+        version: row.try_get(2)?,
+        status: RunStatus::from_str(row.try_get(3)?)?,
+        input: row.try_get(4)?,
+        output: row.try_get(5)?,
+        error: row.try_get(6)?,
+        idempotency_key: row.try_get(7)?,
+        parent_run: row.try_get(8)?,
+        parent_step: row.try_get(9)?,
+        parent_item: row.try_get(10)?,
+        depth: row.try_get(11)?,
+        created_at: row.try_get(12)?,
+        updated_at: row.try_get(13)?,
+        finished_at: row.try_get(14)?,
     })
 }
 
 fn step_from_row(row: &SqliteRow) -> Result<StepRecord> {
     Ok(StepRecord {
-        run_id: row.try_get("run_id")?,
-        step_id: row.try_get("step_id")?,
-        item: row.try_get("item")?,
-        status: super::StepStatus::from_str(row.try_get("status")?)?,
-        kind: row.try_get("kind")?,
-        plugin: row.try_get("plugin")?,
-        digest: row.try_get("digest")?,
-        timeout_ms: row.try_get("timeout_ms")?,
-        input: row.try_get("input")?,
-        output: row.try_get("output")?,
-        error_kind: row.try_get("error_kind")?,
-        error_message: row.try_get("error_message")?,
-        attempts: row.try_get("attempts")?,
-        failures: row.try_get("failures")?,
-        items_total: row.try_get("items_total")?,
-        items_done: row.try_get("items_done")?,
-        child_run: row.try_get("child_run")?,
-        due_at: row.try_get("due_at")?,
-        lease_owner: row.try_get("lease_owner")?,
-        lease_until: row.try_get("lease_until")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
+        run_id: row.try_get(0)?,
+        step_id: row.try_get(1)?,
+        item: row.try_get(2)?,
+        status: super::StepStatus::from_str(row.try_get(3)?)?,
+        kind: row.try_get(4)?,
+        plugin: row.try_get(5)?,
+        digest: row.try_get(6)?,
+        timeout_ms: row.try_get(7)?,
+        input: row.try_get(8)?,
+        output: row.try_get(9)?,
+        error_kind: row.try_get(10)?,
+        error_message: row.try_get(11)?,
+        attempts: row.try_get(12)?,
+        failures: row.try_get(13)?,
+        items_total: row.try_get(14)?,
+        items_done: row.try_get(15)?,
+        child_run: row.try_get(16)?,
+        due_at: row.try_get(17)?,
+        lease_owner: row.try_get(18)?,
+        lease_until: row.try_get(19)?,
+        created_at: row.try_get(20)?,
+        started_at: row.try_get(21)?,
+        finished_at: row.try_get(22)?,
     })
 }
 
 fn attempt_from_row(row: &SqliteRow) -> Result<AttemptRecord> {
     Ok(AttemptRecord {
-        run_id: row.try_get("run_id")?,
-        step_id: row.try_get("step_id")?,
-        item: row.try_get("item")?,
-        attempt: row.try_get("attempt")?,
-        status: row.try_get("status")?,
-        worker: row.try_get("worker")?,
-        output: row.try_get("output")?,
-        error_kind: row.try_get("error_kind")?,
-        error_message: row.try_get("error_message")?,
-        logs: row.try_get("logs")?,
-        logs_dropped: row.try_get("logs_dropped")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
+        run_id: row.try_get(0)?,
+        step_id: row.try_get(1)?,
+        item: row.try_get(2)?,
+        attempt: row.try_get(3)?,
+        status: row.try_get(4)?,
+        worker: row.try_get(5)?,
+        output: row.try_get(6)?,
+        error_kind: row.try_get(7)?,
+        error_message: row.try_get(8)?,
+        logs: row.try_get(9)?,
+        logs_dropped: row.try_get(10)?,
+        started_at: row.try_get(11)?,
+        finished_at: row.try_get(12)?,
     })
 }
 
@@ -199,6 +202,35 @@ fn plugin_from_row(row: &SqliteRow) -> Result<PluginRecord> {
         info: row.try_get("info")?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+/// A JSON array of strings, for `json_each`.
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+fn attempts_json(attempts: &[AttemptRecord]) -> String {
+    let rows: Vec<serde_json::Value> = attempts
+        .iter()
+        .map(|a| {
+            serde_json::json!([
+                a.run_id,
+                a.step_id,
+                a.item,
+                a.attempt,
+                a.status,
+                a.worker,
+                a.output,
+                a.error_kind,
+                a.error_message,
+                a.logs,
+                a.logs_dropped,
+                a.started_at,
+                a.finished_at
+            ])
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
 }
 
 fn collect<T>(rows: Vec<SqliteRow>, map: fn(&SqliteRow) -> Result<T>) -> Result<Vec<T>> {
@@ -401,16 +433,19 @@ impl StoreTx for SqliteTx {
         Ok(version)
     }
 
-    async fn run(&mut self, id: &str) -> Result<Option<RunRecord>> {
-        let row = sqlx::query(concat!(
+    async fn runs_by_ids(&mut self, ids: &[String]) -> Result<Vec<RunRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
-            " FROM runs WHERE id = ?"
+            " FROM runs WHERE id IN (SELECT value FROM json_each(?))"
         ))
-        .bind(id)
-        .fetch_optional(&mut *self.0)
+        .bind(json_list(ids))
+        .fetch_all(&mut *self.0)
         .await?;
-        row.as_ref().map(run_from_row).transpose()
+        collect(rows, run_from_row)
     }
 
     async fn run_by_key(&mut self, workflow: &str, key: &str) -> Result<Option<RunRecord>> {
@@ -426,76 +461,89 @@ impl StoreTx for SqliteTx {
         row.as_ref().map(run_from_row).transpose()
     }
 
-    async fn insert_run(&mut self, run: &RunRecord) -> Result<()> {
+    async fn put_runs(&mut self, runs: &[RunRecord]) -> Result<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.id,
+                    r.workflow,
+                    r.version,
+                    r.status.as_str(),
+                    r.input,
+                    r.output,
+                    r.error,
+                    r.idempotency_key,
+                    r.parent_run,
+                    r.parent_step,
+                    r.parent_item,
+                    r.depth,
+                    r.created_at,
+                    r.updated_at,
+                    r.finished_at
+                ])
+            })
+            .collect();
         sqlx::query(concat!(
             "INSERT INTO runs (",
             run_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+             value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, \
+             value->>13, value->>14 FROM json_each(?) WHERE true \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
+             error = excluded.error, updated_at = excluded.updated_at, \
+             finished_at = excluded.finished_at"
         ))
-        .bind(&run.id)
-        .bind(&run.workflow)
-        .bind(run.version)
-        .bind(run.status.as_str())
-        .bind(&run.input)
-        .bind(&run.output)
-        .bind(&run.error)
-        .bind(&run.idempotency_key)
-        .bind(&run.parent_run)
-        .bind(&run.parent_step)
-        .bind(run.parent_item)
-        .bind(run.depth)
-        .bind(run.created_at)
-        .bind(run.updated_at)
-        .bind(run.finished_at)
+        .bind(serde_json::Value::Array(rows).to_string())
         .execute(&mut *self.0)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(
+                "a run with this idempotency key was started at the same time".into(),
+            ),
+            other => other.into(),
+        })?;
         Ok(())
     }
 
-    async fn update_run(&mut self, run: &RunRecord) -> Result<()> {
-        sqlx::query(
-            "UPDATE runs SET status = ?, output = ?, error = ?, updated_at = ?, finished_at = ? \
-             WHERE id = ?",
-        )
-        .bind(run.status.as_str())
-        .bind(&run.output)
-        .bind(&run.error)
-        .bind(run.updated_at)
-        .bind(run.finished_at)
-        .bind(&run.id)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    async fn child_runs(&mut self, parent: &str) -> Result<Vec<RunRecord>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            run_columns!(),
-            " FROM runs WHERE parent_run = ?"
-        ))
-        .bind(parent)
-        .fetch_all(&mut *self.0)
-        .await?;
-        collect(rows, run_from_row)
-    }
-
-    async fn active_runs(&mut self) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT id FROM runs WHERE status IN ('running', 'compensating') ORDER BY created_at",
-        )
-        .fetch_all(&mut *self.0)
-        .await?;
-        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
-    }
-
-    async fn step_rows(&mut self, run_id: &str) -> Result<Vec<StepRecord>> {
+    async fn rows_of_runs(
+        &mut self,
+        run_ids: &[String],
+        elements: bool,
+    ) -> Result<Vec<StepRecord>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(concat!(
             "SELECT ",
             step_columns!(),
-            " FROM steps WHERE run_id = ? AND item = -1"
+            " FROM steps WHERE run_id IN (SELECT value FROM json_each(?1)) AND (?2 OR item = -1)"
         ))
-        .bind(run_id)
+        .bind(json_list(run_ids))
+        .bind(elements)
+        .fetch_all(&mut *self.0)
+        .await?;
+        collect(rows, step_from_row)
+    }
+
+    async fn rows_by_keys(&mut self, keys: &[(String, String, i64)]) -> Result<Vec<StepRecord>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|(run, step, item)| serde_json::json!([run, step, item]))
+            .collect();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE (run_id, step_id, item) IN \
+             (SELECT value->>0, value->>1, value->>2 FROM json_each(?))"
+        ))
+        .bind(serde_json::Value::Array(keys).to_string())
         .fetch_all(&mut *self.0)
         .await?;
         collect(rows, step_from_row)
@@ -505,8 +553,7 @@ impl StoreTx for SqliteTx {
         let rows = sqlx::query(concat!(
             "SELECT ",
             step_columns!(),
-            " FROM steps WHERE run_id = ? AND step_id = ? AND item >= 0 \
-             ORDER BY item"
+            " FROM steps WHERE run_id = ? AND step_id = ? AND item >= 0 ORDER BY item"
         ))
         .bind(run_id)
         .bind(step_id)
@@ -515,64 +562,47 @@ impl StoreTx for SqliteTx {
         collect(rows, step_from_row)
     }
 
-    async fn step_row(
-        &mut self,
-        run_id: &str,
-        step_id: &str,
-        item: i64,
-    ) -> Result<Option<StepRecord>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            step_columns!(),
-            " FROM steps WHERE run_id = ? AND step_id = ? AND item = ?"
-        ))
-        .bind(run_id)
-        .bind(step_id)
-        .bind(item)
-        .fetch_optional(&mut *self.0)
-        .await?;
-        row.as_ref().map(step_from_row).transpose()
-    }
-
-    async fn pending_items(
-        &mut self,
-        run_id: &str,
-        step_id: &str,
-        limit: i64,
-    ) -> Result<Vec<StepRecord>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            step_columns!(),
-            " FROM steps WHERE run_id = ? AND step_id = ? AND item >= 0 \
-             AND status = 'pending' ORDER BY item LIMIT ?"
-        ))
-        .bind(run_id)
-        .bind(step_id)
-        .bind(limit)
-        .fetch_all(&mut *self.0)
-        .await?;
-        collect(rows, step_from_row)
-    }
-
-    async fn unfinished_rows(&mut self, run_id: &str) -> Result<Vec<StepRecord>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            step_columns!(),
-            " FROM steps WHERE run_id = ? \
-             AND status IN ('pending', 'ready', 'running', 'waiting')"
-        ))
-        .bind(run_id)
-        .fetch_all(&mut *self.0)
-        .await?;
-        collect(rows, step_from_row)
-    }
-
-    async fn put_step(&mut self, step: &StepRecord) -> Result<()> {
+    async fn put_steps(&mut self, steps: &[StepRecord]) -> Result<()> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> = steps
+            .iter()
+            .map(|s| {
+                serde_json::json!([
+                    s.run_id,
+                    s.step_id,
+                    s.item,
+                    s.status.as_str(),
+                    s.kind,
+                    s.plugin,
+                    s.digest,
+                    s.timeout_ms,
+                    s.input,
+                    s.output,
+                    s.error_kind,
+                    s.error_message,
+                    s.attempts,
+                    s.failures,
+                    s.items_total,
+                    s.items_done,
+                    s.child_run,
+                    s.due_at,
+                    s.lease_owner,
+                    s.lease_until,
+                    s.created_at,
+                    s.started_at,
+                    s.finished_at
+                ])
+            })
+            .collect();
         sqlx::query(concat!(
             "INSERT INTO steps (",
             step_columns!(),
-            ") VALUES \
-             (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+            ") SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+             value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, \
+             value->>13, value->>14, value->>15, value->>16, value->>17, value->>18, \
+             value->>19, value->>20, value->>21, value->>22 FROM json_each(?) WHERE true \
              ON CONFLICT (run_id, step_id, item) DO UPDATE SET \
              status = excluded.status, kind = excluded.kind, plugin = excluded.plugin, \
              digest = excluded.digest, timeout_ms = excluded.timeout_ms, input = excluded.input, \
@@ -584,29 +614,7 @@ impl StoreTx for SqliteTx {
              lease_until = excluded.lease_until, started_at = excluded.started_at, \
              finished_at = excluded.finished_at"
         ))
-        .bind(&step.run_id)
-        .bind(&step.step_id)
-        .bind(step.item)
-        .bind(step.status.as_str())
-        .bind(&step.kind)
-        .bind(&step.plugin)
-        .bind(&step.digest)
-        .bind(step.timeout_ms)
-        .bind(&step.input)
-        .bind(&step.output)
-        .bind(&step.error_kind)
-        .bind(&step.error_message)
-        .bind(step.attempts)
-        .bind(step.failures)
-        .bind(step.items_total)
-        .bind(step.items_done)
-        .bind(&step.child_run)
-        .bind(step.due_at)
-        .bind(&step.lease_owner)
-        .bind(step.lease_until)
-        .bind(step.created_at)
-        .bind(step.started_at)
-        .bind(step.finished_at)
+        .bind(serde_json::Value::Array(rows).to_string())
         .execute(&mut *self.0)
         .await?;
         Ok(())
@@ -619,20 +627,18 @@ impl StoreTx for SqliteTx {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<StepRecord>> {
-        // Fair between runs: each run's due rows are numbered by age, and the
-        // first of every run is taken before the second of any.
+        // Oldest due first. Fairness between runs comes from how rows
+        // become ready: a for_each step releases at most `concurrency`
+        // elements at a time, each new wave queued behind what is already
+        // waiting, so no run can hold more than that ahead of the others.
         let rows = sqlx::query(concat!(
             "UPDATE steps SET status = 'running', lease_owner = ?1, lease_until = ?2, \
                attempts = attempts + 1, started_at = COALESCE(started_at, ?3) \
              WHERE (run_id, step_id, item) IN ( \
-               SELECT run_id, step_id, item FROM ( \
-                 SELECT run_id, step_id, item, due_at, ROW_NUMBER() OVER \
-                   (PARTITION BY run_id ORDER BY due_at, created_at, step_id, item) AS turn \
-                 FROM steps WHERE status = 'ready' AND due_at <= ?3) \
-               ORDER BY turn, due_at LIMIT ?4) \
+               SELECT run_id, step_id, item FROM steps \
+               WHERE status = 'ready' AND due_at <= ?3 ORDER BY due_at LIMIT ?4) \
              RETURNING ",
-            step_columns!(),
-            ""
+            step_columns!()
         ))
         .bind(owner)
         .bind(lease_until)
@@ -657,16 +663,17 @@ impl StoreTx for SqliteTx {
         collect(rows, step_from_row)
     }
 
-    async fn next_due(&mut self) -> Result<Option<i64>> {
+    async fn next_due(&mut self) -> Result<NextDue> {
         let row = sqlx::query(
-            "SELECT MIN(due) AS due FROM ( \
-               SELECT MIN(due_at) AS due FROM steps WHERE status = 'ready' \
-               UNION ALL SELECT MIN(due_at) FROM steps WHERE status = 'waiting' \
-               UNION ALL SELECT MIN(lease_until) FROM steps WHERE status = 'running')",
+            "SELECT (SELECT MIN(due_at) FROM steps WHERE status = 'ready') AS ready, \
+                    (SELECT MIN(due_at) FROM steps WHERE status = 'waiting') AS timer",
         )
         .fetch_one(&mut *self.0)
         .await?;
-        Ok(row.try_get("due")?)
+        Ok(NextDue {
+            ready: row.try_get("ready")?,
+            timer: row.try_get("timer")?,
+        })
     }
 
     async fn expired_leases(&mut self, now: i64) -> Result<Vec<StepRecord>> {
@@ -692,54 +699,45 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
-    async fn insert_attempt(&mut self, attempt: &AttemptRecord) -> Result<()> {
+    async fn insert_attempts(&mut self, attempts: &[AttemptRecord]) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
         sqlx::query(concat!(
             "INSERT INTO attempts (",
             attempt_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+             value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12 \
+             FROM json_each(?)"
         ))
-        .bind(&attempt.run_id)
-        .bind(&attempt.step_id)
-        .bind(attempt.item)
-        .bind(attempt.attempt)
-        .bind(&attempt.status)
-        .bind(&attempt.worker)
-        .bind(&attempt.output)
-        .bind(&attempt.error_kind)
-        .bind(&attempt.error_message)
-        .bind(&attempt.logs)
-        .bind(attempt.logs_dropped)
-        .bind(attempt.started_at)
-        .bind(attempt.finished_at)
+        .bind(attempts_json(attempts))
         .execute(&mut *self.0)
         .await
         .map_err(|e| match e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!(
-                "attempt {} of {}/{} is already recorded",
-                attempt.attempt, attempt.run_id, attempt.step_id
-            )),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict("an attempt is already recorded".into())
+            }
             other => other.into(),
         })?;
         Ok(())
     }
 
-    async fn finish_attempt(&mut self, attempt: &AttemptRecord) -> Result<()> {
+    async fn finish_attempts(&mut self, attempts: &[AttemptRecord]) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
         sqlx::query(
-            "UPDATE attempts SET status = ?, output = ?, error_kind = ?, error_message = ?, \
-             logs = ?, logs_dropped = ?, finished_at = ? \
-             WHERE run_id = ? AND step_id = ? AND item = ? AND attempt = ?",
+            "UPDATE attempts SET status = u.status, output = u.output, error_kind = u.error_kind, \
+             error_message = u.error_message, logs = u.logs, logs_dropped = u.logs_dropped, \
+             finished_at = u.finished_at \
+             FROM (SELECT value->>0 AS run_id, value->>1 AS step_id, value->>2 AS item, \
+               value->>3 AS attempt, value->>4 AS status, value->>6 AS output, \
+               value->>7 AS error_kind, value->>8 AS error_message, value->>9 AS logs, \
+               value->>10 AS logs_dropped, value->>12 AS finished_at FROM json_each(?)) AS u \
+             WHERE attempts.run_id = u.run_id AND attempts.step_id = u.step_id \
+               AND attempts.item = u.item AND attempts.attempt = u.attempt",
         )
-        .bind(&attempt.status)
-        .bind(&attempt.output)
-        .bind(&attempt.error_kind)
-        .bind(&attempt.error_message)
-        .bind(&attempt.logs)
-        .bind(attempt.logs_dropped)
-        .bind(attempt.finished_at)
-        .bind(&attempt.run_id)
-        .bind(&attempt.step_id)
-        .bind(attempt.item)
-        .bind(attempt.attempt)
+        .bind(attempts_json(attempts))
         .execute(&mut *self.0)
         .await?;
         Ok(())
