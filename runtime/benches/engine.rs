@@ -26,19 +26,25 @@ use baton::wasm::{Executor, ExecutorConfig};
 use serde_json::json;
 
 const BATON: &str = env!("CARGO_BIN_EXE_baton");
+const IN_FLIGHT: usize = 256;
 
 async fn engine(dir: &std::path::Path) -> Engine<SqliteStore> {
     let store = SqliteStore::open(&SqliteOptions::new(dir.join("baton.db")))
         .await
         .unwrap();
     let mut config = ExecutorConfig::new(dir.join("cache"), BATON);
-    config.pool.max_concurrent_invocations = 64;
+    config.pool.max_concurrent_invocations = IN_FLIGHT as u32;
     let executor = Executor::new(config).unwrap();
     let engine = Engine::start(
         store,
         executor,
         Arc::new(SystemClock),
-        EngineConfig::default(),
+        // The embedded case: this process is the database's only writer.
+        EngineConfig {
+            max_in_flight: IN_FLIGHT,
+            exclusive: true,
+            ..EngineConfig::default()
+        },
     )
     .await
     .unwrap();

@@ -16,6 +16,95 @@ use super::Result;
 
 type RowKey = (String, String, i64);
 
+/// Most runs the writer keeps in memory between turns.
+const RUN_CACHE_CAPACITY: usize = 10_000;
+
+/// What a committed turn knew about one run.
+#[derive(Debug, Clone)]
+struct CachedRun {
+    run: RunRecord,
+    rows: HashMap<(String, i64), StepRecord>,
+    /// Every row of the run (elements included) is here.
+    all: bool,
+    /// Steps whose elements are all here.
+    items: HashSet<String>,
+    /// The writer's turn counter when the run was last used.
+    used: u64,
+}
+
+/// Runs as the last committed turns left them, so that a turn does not read
+/// back what the previous one wrote. Only valid while this process is the
+/// only writer of the database (`EngineConfig::exclusive`); the writer does
+/// not use it otherwise.
+#[derive(Debug, Default)]
+pub(crate) struct RunCache {
+    runs: HashMap<String, CachedRun>,
+    turn: u64,
+}
+
+impl RunCache {
+    /// Keeps what a committed unit read and wrote; ended runs are dropped.
+    pub fn keep(&mut self, unit: Snapshot) {
+        self.turn += 1;
+        let Snapshot {
+            runs,
+            mut rows,
+            steps_loaded,
+            all_loaded,
+            items_loaded,
+        } = unit;
+        // A run the unit touched without loading it whole (a row claimed or
+        // a timer fired by a statement of its own) is no longer known: drop
+        // it rather than keep a stale copy.
+        for id in rows.keys().chain(runs.keys()) {
+            if !steps_loaded.contains(id) {
+                self.runs.remove(id);
+            }
+        }
+        for (id, run) in runs {
+            if run.status.is_terminal() || !steps_loaded.contains(&id) {
+                self.runs.remove(&id);
+                continue;
+            }
+            let items = items_loaded
+                .iter()
+                .filter(|(run_id, _)| *run_id == id)
+                .map(|(_, step)| step.clone())
+                .collect();
+            self.runs.insert(
+                id.clone(),
+                CachedRun {
+                    rows: rows.remove(&id).unwrap_or_default(),
+                    all: all_loaded.contains(&id),
+                    items,
+                    run,
+                    used: self.turn,
+                },
+            );
+        }
+        if self.runs.len() > RUN_CACHE_CAPACITY {
+            let mut ages: Vec<u64> = self.runs.values().map(|r| r.used).collect();
+            ages.sort_unstable();
+            let cutoff = ages[ages.len() / 2];
+            self.runs.retain(|_, r| r.used > cutoff);
+        }
+    }
+
+    /// Forgets everything (after a failed turn).
+    pub fn clear(&mut self) {
+        self.runs.clear();
+    }
+}
+
+/// The state a unit ends with, for the cache.
+pub(crate) struct Snapshot {
+    runs: HashMap<String, RunRecord>,
+    rows: HashMap<String, HashMap<(String, i64), StepRecord>>,
+    steps_loaded: HashSet<String>,
+    all_loaded: HashSet<String>,
+    items_loaded: HashSet<(String, String)>,
+}
+
 /// Runs, rows and attempts of one transaction.
 pub(crate) struct Unit<T: StoreTx> {
     /// The transaction (for statements the unit does not wrap).
@@ -45,6 +134,39 @@ impl<T: StoreTx> Unit<T> {
             new_attempts: Vec::new(),
             finished_attempts: Vec::new(),
         }
+    }
+
+    /// Takes these runs from the cache, where it has them.
+    pub fn seed(&mut self, cache: &RunCache, run_ids: &[String]) {
+        for id in run_ids {
+            if self.steps_loaded.contains(id) {
+                continue;
+            }
+            let Some(cached) = cache.runs.get(id) else {
+                continue;
+            };
+            self.runs.insert(id.clone(), cached.run.clone());
+            self.rows.insert(id.clone(), cached.rows.clone());
+            self.steps_loaded.insert(id.clone());
+            if cached.all {
+                self.all_loaded.insert(id.clone());
+            }
+            for step in &cached.items {
+                self.items_loaded.insert((id.clone(), step.clone()));
+            }
+        }
+    }
+
+    /// Commits the transaction and returns what the unit knew.
+    pub async fn commit(self) -> Result<Snapshot> {
+        self.tx.commit().await?;
+        Ok(Snapshot {
+            runs: self.runs,
+            rows: self.rows,
+            steps_loaded: self.steps_loaded,
+            all_loaded: self.all_loaded,
+            items_loaded: self.items_loaded,
+        })
     }
 
     /// Loads these runs and their step-level rows, in two statements.

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::store::{RunRecord, Store};
 
 use super::turn::{Effects, Turn};
+use super::unit::RunCache;
 use super::worker::{self, Outcome, Task};
 use super::{EngineError, Result, Shared, StartRun};
 use crate::store::StoreTx;
@@ -51,6 +52,8 @@ struct Writer<S: Store> {
     next_renewal: i64,
     next_due: crate::store::NextDue,
     draining: Option<oneshot::Sender<()>>,
+    /// Runs kept between turns (only when this process is the only writer).
+    cache: RunCache,
 }
 
 /// Takes over what an earlier process left, then starts the writer loop.
@@ -80,6 +83,7 @@ pub(crate) async fn spawn<S: Store>(
         commands,
         in_flight: 0,
         draining: None,
+        cache: RunCache::default(),
     };
     // The writer runs on a thread of its own: each of its many awaits on
     // the database must resume at once, not queue behind plugin attempts
@@ -178,6 +182,7 @@ impl<S: Store> Writer<S> {
                 self.apply(effects);
             }
             Err(error) if ops.len() > 1 => {
+                self.cache.clear();
                 tracing::warn!(%error, ops = ops.len(), "a batch failed; applying its operations one by one");
                 for (op, reply) in batch {
                     match self.turn(std::slice::from_ref(&op)).await {
@@ -192,6 +197,7 @@ impl<S: Store> Writer<S> {
                 }
             }
             Err(error) => {
+                self.cache.clear();
                 if let Some((op, reply)) = batch.into_iter().next() {
                     Self::refuse(op, reply, error);
                 }
@@ -235,6 +241,9 @@ impl<S: Store> Writer<S> {
                 Op::Cancel(id) | Op::Retry(id) => runs.push(id.clone()),
                 Op::Start(_) => {}
             }
+        }
+        if shared.config.exclusive {
+            turn.db.seed(&self.cache, &runs);
         }
         turn.db.preload(&runs).await?;
         turn.db.preload_rows(&elements).await?;
@@ -285,7 +294,10 @@ impl<S: Store> Writer<S> {
             self.next_due = turn.db.tx.next_due().await?;
         }
         let effects = std::mem::take(&mut turn.effects);
-        turn.db.tx.commit().await?;
+        let snapshot = turn.db.commit().await?;
+        if shared.config.exclusive {
+            self.cache.keep(snapshot);
+        }
         Ok((results, effects))
     }
 

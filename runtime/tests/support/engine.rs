@@ -29,7 +29,11 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Harness {
-        Harness::with_config(EngineConfig::default()).await
+        Harness::with_config(EngineConfig {
+            exclusive: true,
+            ..EngineConfig::default()
+        })
+        .await
     }
 
     pub async fn with_config(config: EngineConfig) -> Harness {
