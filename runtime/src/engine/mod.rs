@@ -87,9 +87,17 @@ pub(crate) struct Shared<S: Store> {
     pub workers: tokio::runtime::Handle,
     /// Cancellation of the attempts running in this process.
     pub running: Mutex<HashMap<TaskKey, CancellationToken>>,
+    /// Callers waiting for runs to end.
+    pub waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
 }
 
 impl<S: Store> Shared<S> {
+    pub(crate) fn waiters(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Vec<oneshot::Sender<()>>>> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<TaskKey, CancellationToken>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -134,6 +142,7 @@ impl<S: Store> Engine<S> {
             events,
             workers: tokio::runtime::Handle::current(),
             running: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(HashMap::new()),
         });
         let (commands, receiver) = mpsc::channel(COMMAND_BUFFER);
         let handle = writer::spawn(shared.clone(), receiver, commands.downgrade()).await?;
@@ -190,8 +199,15 @@ impl<S: Store> Engine<S> {
 
     /// Waits until a run has ended and returns it.
     pub async fn wait_for_run(&self, run_id: &str) -> Result<RunRecord> {
-        let mut events = self.subscribe();
         loop {
+            // Register first, then look: an end committed in between is
+            // either seen by the read or signalled to the registration.
+            let (signal, ended) = oneshot::channel();
+            self.shared
+                .waiters()
+                .entry(run_id.to_string())
+                .or_default()
+                .push(signal);
             let run = self
                 .shared
                 .store
@@ -201,20 +217,7 @@ impl<S: Store> Engine<S> {
             if run.status.is_terminal() {
                 return Ok(run);
             }
-            loop {
-                match events.recv().await {
-                    Ok(EngineEvent::Run {
-                        run_id: id, status, ..
-                    }) if id == run_id && status.is_terminal() => {
-                        break;
-                    }
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        return Err(EngineError::ShuttingDown);
-                    }
-                }
-            }
+            ended.await.map_err(|_| EngineError::ShuttingDown)?;
         }
     }
 

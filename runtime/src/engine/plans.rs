@@ -15,6 +15,8 @@ use super::{EngineError, Result};
 #[derive(Debug, Default)]
 pub(crate) struct PlanCache {
     plans: Mutex<HashMap<(String, i64), Arc<WorkflowPlan>>>,
+    /// The newest version of each workflow saved or read by this process.
+    latest: Mutex<HashMap<String, i64>>,
 }
 
 impl PlanCache {
@@ -52,6 +54,50 @@ impl PlanCache {
     /// Remembers a plan that was just compiled and saved.
     pub fn insert(&self, workflow: &str, version: i64, plan: Arc<WorkflowPlan>) {
         self.lock().insert((workflow.to_string(), version), plan);
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        let newest = latest.entry(workflow.to_string()).or_insert(version);
+        *newest = (*newest).max(version);
+    }
+
+    /// The version to run (`version`, or the newest) and its plan, or
+    /// `None` when there is no such workflow or version. With
+    /// `trust_latest`, the newest version this process saved is used
+    /// without asking the store (only when no other process saves
+    /// workflows).
+    pub async fn resolve<S: Store>(
+        &self,
+        store: &S,
+        workflow: &str,
+        version: Option<i64>,
+        trust_latest: bool,
+    ) -> Result<Option<(i64, Arc<WorkflowPlan>)>> {
+        let cached = trust_latest
+            .then(|| {
+                self.latest
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(workflow)
+                    .copied()
+            })
+            .flatten();
+        let version = match (version, cached) {
+            (Some(version), _) => version,
+            (None, Some(latest)) => latest,
+            (None, None) => match store.workflow_version(workflow, None).await? {
+                Some(record) => {
+                    let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+                    let newest = latest.entry(workflow.to_string()).or_insert(record.version);
+                    *newest = (*newest).max(record.version);
+                    record.version
+                }
+                None => return Ok(None),
+            },
+        };
+        match self.get(store, workflow, version).await {
+            Ok(plan) => Ok(Some((version, plan))),
+            Err(EngineError::NotFound(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i64), Arc<WorkflowPlan>>> {

@@ -140,10 +140,15 @@ impl<'s, S: Store> Turn<'s, S> {
         {
             return Ok(existing);
         }
-        let record = self
+        let (version, plan) = self
             .shared
-            .store
-            .workflow_version(&request.workflow, request.version)
+            .plans
+            .resolve(
+                &self.shared.store,
+                &request.workflow,
+                request.version,
+                self.shared.config.exclusive,
+            )
             .await?
             .ok_or_else(|| match request.version {
                 Some(v) => {
@@ -151,18 +156,7 @@ impl<'s, S: Store> Turn<'s, S> {
                 }
                 None => EngineError::NotFound(format!("no workflow `{}`", request.workflow)),
             })?;
-        let plan = self
-            .shared
-            .plans
-            .get(&self.shared.store, &record.workflow, record.version)
-            .await?;
-        let run = self.new_run(
-            &plan,
-            &record.workflow,
-            record.version,
-            &request.input,
-            None,
-        )?;
+        let run = self.new_run(&plan, &request.workflow, version, &request.input, None)?;
         let run = RunRecord {
             idempotency_key: request.idempotency_key.clone(),
             ..run
@@ -578,7 +572,17 @@ impl<'s, S: Store> Turn<'s, S> {
             self.end_row(row, StepStatus::Failed, "too-deep", &message);
             return Ok(());
         }
-        let Some(record) = self.shared.store.workflow_version(name, version).await? else {
+        let resolved = self
+            .shared
+            .plans
+            .resolve(
+                &self.shared.store,
+                name,
+                version,
+                self.shared.config.exclusive,
+            )
+            .await?;
+        let Some((version, plan)) = resolved else {
             self.end_row(
                 row,
                 StepStatus::Failed,
@@ -587,16 +591,11 @@ impl<'s, S: Store> Turn<'s, S> {
             );
             return Ok(());
         };
-        let plan = self
-            .shared
-            .plans
-            .get(&self.shared.store, &record.workflow, record.version)
-            .await?;
         let input = parse(row.input.as_deref());
         match self.new_run(
             &plan,
             name,
-            record.version,
+            version,
             &input,
             Some((parent, &row.step_id, row.item)),
         ) {

@@ -21,6 +21,11 @@ use super::worker::{self, Outcome, Task};
 use super::{EngineError, Result, Shared, StartRun};
 use crate::store::StoreTx;
 
+/// With at least this many attempts running, the writer waits
+/// [`GATHER_WINDOW`] for more results before a turn.
+const GATHER_ABOVE_IN_FLIGHT: usize = 8;
+/// How long the writer waits to gather results into one turn.
+const GATHER_WINDOW: std::time::Duration = std::time::Duration::from_micros(500);
 /// Most sleep timers fired per batch.
 const TIMERS_PER_BATCH: i64 = 1024;
 
@@ -121,6 +126,11 @@ impl<S: Store> Writer<S> {
                 }
             }
             first = false;
+            // Group commit: with many attempts in flight, results arrive in
+            // a stream; waiting a moment lets one transaction take many.
+            if self.in_flight >= GATHER_ABOVE_IN_FLIGHT && batch.len() < self.in_flight / 2 {
+                tokio::time::sleep(GATHER_WINDOW).await;
+            }
             while batch.len() < self.shared.config.max_batch {
                 match receiver.try_recv() {
                     Ok(command) => self.accept(command, &mut batch),
@@ -327,6 +337,14 @@ impl<S: Store> Writer<S> {
             });
         }
         for event in effects.events {
+            if let super::EngineEvent::Run { run_id, status, .. } = &event
+                && status.is_terminal()
+            {
+                let waiting = self.shared.waiters().remove(run_id);
+                for waiter in waiting.into_iter().flatten() {
+                    let _ = waiter.send(());
+                }
+            }
             let _ = self.shared.events.send(event);
         }
     }

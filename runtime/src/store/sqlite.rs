@@ -492,7 +492,7 @@ impl StoreTx for SqliteTx {
             run_columns!(),
             ") SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
              value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, \
-             value->>13, value->>14 FROM json_each(?) WHERE true \
+             value->>13, value->>14 FROM jsonb_each(?) WHERE true \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
              error = excluded.error, updated_at = excluded.updated_at, \
              finished_at = excluded.finished_at"
@@ -602,7 +602,7 @@ impl StoreTx for SqliteTx {
             ") SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
              value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, \
              value->>13, value->>14, value->>15, value->>16, value->>17, value->>18, \
-             value->>19, value->>20, value->>21, value->>22 FROM json_each(?) WHERE true \
+             value->>19, value->>20, value->>21, value->>22 FROM jsonb_each(?) WHERE true \
              ON CONFLICT (run_id, step_id, item) DO UPDATE SET \
              status = excluded.status, kind = excluded.kind, plugin = excluded.plugin, \
              digest = excluded.digest, timeout_ms = excluded.timeout_ms, input = excluded.input, \
@@ -708,7 +708,7 @@ impl StoreTx for SqliteTx {
             attempt_columns!(),
             ") SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
              value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12 \
-             FROM json_each(?)"
+             FROM jsonb_each(?)"
         ))
         .bind(attempts_json(attempts))
         .execute(&mut *self.0)
@@ -733,7 +733,7 @@ impl StoreTx for SqliteTx {
              FROM (SELECT value->>0 AS run_id, value->>1 AS step_id, value->>2 AS item, \
                value->>3 AS attempt, value->>4 AS status, value->>6 AS output, \
                value->>7 AS error_kind, value->>8 AS error_message, value->>9 AS logs, \
-               value->>10 AS logs_dropped, value->>12 AS finished_at FROM json_each(?)) AS u \
+               value->>10 AS logs_dropped, value->>12 AS finished_at FROM jsonb_each(?)) AS u \
              WHERE attempts.run_id = u.run_id AND attempts.step_id = u.step_id \
                AND attempts.item = u.item AND attempts.attempt = u.attempt",
         )
