@@ -352,7 +352,7 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failed> {
             .store()
             .runs(Some(status), u32::MAX)
             .await
-            .map_err(|e| refused(e))?;
+            .map_err(refused)?;
         ids.extend(
             runs.into_iter()
                 .filter(|r| r.parent_run.is_none())

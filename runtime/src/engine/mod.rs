@@ -2,7 +2,7 @@
 //!
 //! An [`Engine`] owns one writer task that applies every change to runs in
 //! batched transactions (group commit), claims ready steps under leases, and
-//! hands them to workers on the [`Executor`](crate::wasm::Executor). Results
+//! hands them to workers on the [executor](crate::wasm::Executor). Results
 //! come back to the writer, which commits them together with the steps they
 //! make ready. Requests (start, cancel, retry) go through the same writer, so
 //! there is exactly one place where run state changes, and every
