@@ -100,9 +100,11 @@ CREATE TABLE steps (
     created_at     INTEGER NOT NULL,
     started_at     INTEGER,
     finished_at    INTEGER,
+    -- Queue order among rows due at the same time.
+    queue_seq      INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, step_id, item)
 );
-CREATE INDEX steps_ready ON steps (due_at) WHERE status = 'ready';
+CREATE INDEX steps_ready ON steps (due_at, queue_seq) WHERE status = 'ready';
 CREATE INDEX steps_timers ON steps (due_at) WHERE status = 'waiting';
 CREATE INDEX steps_leases ON steps (lease_until) WHERE status = 'running';
 

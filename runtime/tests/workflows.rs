@@ -695,3 +695,48 @@ on_failure:
         "permanent"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_for_each_does_not_starve_other_runs() {
+    let mut h = Harness::with_config(baton::engine::EngineConfig {
+        max_in_flight: 4,
+        exclusive: true,
+        ..Default::default()
+    })
+    .await;
+    h.save(
+        r#"
+name: huge
+steps:
+  - id: each
+    for_each: input.items
+    concurrency: 50
+    uses: toolbox
+    with: { value: "${{ item }}", spin_ms: 2 }
+"#,
+    )
+    .await;
+    h.save("name: small\nsteps:\n  - id: one\n    uses: toolbox\n  - id: two\n    needs: [one]\n    uses: toolbox\n").await;
+    let items: Vec<i64> = (0..300).collect();
+    let huge = h.start("huge", json!({"items": items})).await;
+    h.event(|e| matches!(e, EngineEvent::Step { run_id, item: Some(_), status: StepStatus::Succeeded, .. } if *run_id == huge.id))
+        .await;
+    let small = h.start("small", json!({})).await;
+    let finished_first = h
+        .event(|e| matches!(e, EngineEvent::Run { status, .. } if status.is_terminal()))
+        .await;
+    assert_eq!(
+        finished_first.run_id(),
+        small.id,
+        "the small run waited for the whole fan-out"
+    );
+    let state = h.finish(&huge.id).await;
+    assert_eq!(state.status, RunStatus::Succeeded);
+    let each = step(&state, "each");
+    let done = each
+        .items
+        .iter()
+        .filter(|i| i.status == StepStatus::Succeeded)
+        .count();
+    assert_eq!(done, 300);
+}

@@ -62,6 +62,11 @@ pub(crate) struct EngineArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub lease: Duration,
 
+    /// Largest run input, step input or step output stored, such as 1MiB;
+    /// a larger one fails with `payload-too-large` instead of being cut.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    pub max_payload: u64,
+
     /// Do not print step progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,

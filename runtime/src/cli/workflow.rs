@@ -95,6 +95,7 @@ async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded, Failed> {
     let config = EngineConfig {
         max_in_flight: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
         lease: args.lease,
+        max_payload_bytes: usize::try_from(args.max_payload).unwrap_or(usize::MAX),
         exclusive: true,
         ..EngineConfig::default()
     };
@@ -373,6 +374,7 @@ async fn validate(args: ValidateArgs) -> Result<ExitCode, Failed> {
         cache_dir: args.cache_dir.clone(),
         concurrency: 1,
         lease: baton::engine::DEFAULT_LEASE,
+        max_payload: baton::engine::DEFAULT_MAX_PAYLOAD_BYTES as u64,
         quiet: true,
         json: false,
     };

@@ -87,6 +87,8 @@ pub(crate) struct Shared<S: Store> {
     pub workers: tokio::runtime::Handle,
     /// Cancellation of the attempts running in this process.
     pub running: Mutex<HashMap<TaskKey, CancellationToken>>,
+    /// The last queue position given to a ready row.
+    pub queue_seq: Arc<std::sync::atomic::AtomicI64>,
     /// Callers waiting for runs to end.
     pub waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
 }
@@ -143,6 +145,7 @@ impl<S: Store> Engine<S> {
             workers: tokio::runtime::Handle::current(),
             running: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
+            queue_seq: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         });
         let (commands, receiver) = mpsc::channel(COMMAND_BUFFER);
         let handle = writer::spawn(shared.clone(), receiver, commands.downgrade()).await?;

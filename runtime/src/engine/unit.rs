@@ -9,6 +9,8 @@
 //! statement each. Rows the turn did not load are fetched on first use.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::store::{AttemptRecord, RunRecord, StepRecord, StepStatus, StoreTx};
 
@@ -118,12 +120,15 @@ pub(crate) struct Unit<T: StoreTx> {
     items_loaded: HashSet<(String, String)>,
     new_attempts: Vec<AttemptRecord>,
     finished_attempts: Vec<AttemptRecord>,
+    /// The last queue position handed out (shared by every turn).
+    queue_seq: Arc<AtomicI64>,
 }
 
 impl<T: StoreTx> Unit<T> {
-    pub fn new(tx: T) -> Unit<T> {
+    pub fn new(tx: T, queue_seq: Arc<AtomicI64>) -> Unit<T> {
         Unit {
             tx,
+            queue_seq,
             runs: HashMap::new(),
             dirty_runs: BTreeSet::new(),
             rows: HashMap::new(),
@@ -363,13 +368,24 @@ impl<T: StoreTx> Unit<T> {
             .unwrap_or_default())
     }
 
+    /// Stores a row; a row that (again) becomes ready, or is queued for a
+    /// new time, goes to the back of the queue.
     pub fn put_step(&mut self, row: &StepRecord) {
+        let mut row = row.clone();
+        if row.status == StepStatus::Ready {
+            let queued = self
+                .cached(&row.run_id, &row.step_id, row.item)
+                .is_some_and(|old| old.status == StepStatus::Ready && old.due_at == row.due_at);
+            if !queued {
+                row.queue_seq = self.queue_seq.fetch_add(1, Ordering::Relaxed) + 1;
+            }
+        }
+        self.dirty_rows
+            .insert((row.run_id.clone(), row.step_id.clone(), row.item));
         self.rows
             .entry(row.run_id.clone())
             .or_default()
-            .insert((row.step_id.clone(), row.item), row.clone());
-        self.dirty_rows
-            .insert((row.run_id.clone(), row.step_id.clone(), row.item));
+            .insert((row.step_id.clone(), row.item), row);
     }
 
     /// Rows this unit made ready and that are due by `now`.

@@ -68,6 +68,10 @@ pub(crate) async fn spawn<S: Store>(
     commands: mpsc::WeakSender<Command>,
 ) -> Result<oneshot::Receiver<()>> {
     let mut turn = Turn::begin(&shared).await?;
+    let last_queued = turn.db.tx.max_queue_seq().await?;
+    shared
+        .queue_seq
+        .store(last_queued, std::sync::atomic::Ordering::Relaxed);
     let taken = turn.take_over(shared.config.exclusive).await?;
     turn.drain().await?;
     turn.db.flush().await?;

@@ -128,6 +128,8 @@ pub trait StoreTx: Send + Sync {
         now: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
+    /// The highest queue position among ready rows (0 when none).
+    fn max_queue_seq(&mut self) -> impl Future<Output = Result<i64>> + Send;
     /// When the next ready row and the next timer are due.
     fn next_due(&mut self) -> impl Future<Output = Result<NextDue>> + Send;
     /// Running rows whose lease ended before `now` (their worker died).

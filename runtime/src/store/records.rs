@@ -230,6 +230,9 @@ pub struct StepRecord {
     pub started_at: Option<i64>,
     /// When it ended.
     pub finished_at: Option<i64>,
+    /// Order in the queue among rows due at the same time (set when the row
+    /// becomes ready).
+    pub queue_seq: i64,
 }
 
 impl StepRecord {
@@ -259,6 +262,7 @@ impl StepRecord {
             created_at: now,
             started_at: None,
             finished_at: None,
+            queue_seq: 0,
         }
     }
 }

@@ -118,7 +118,7 @@ macro_rules! step_columns {
     () => {
         "run_id, step_id, item, status, kind, plugin, digest, timeout_ms, input, \
      output, error_kind, error_message, attempts, failures, items_total, items_done, child_run, \
-     due_at, lease_owner, lease_until, created_at, started_at, finished_at"
+     due_at, lease_owner, lease_until, created_at, started_at, finished_at, queue_seq"
     };
 }
 macro_rules! attempt_columns {
@@ -173,6 +173,7 @@ fn step_from_row(row: &SqliteRow) -> Result<StepRecord> {
         created_at: row.try_get(20)?,
         started_at: row.try_get(21)?,
         finished_at: row.try_get(22)?,
+        queue_seq: row.try_get(23)?,
     })
 }
 
@@ -592,7 +593,8 @@ impl StoreTx for SqliteTx {
                     s.lease_until,
                     s.created_at,
                     s.started_at,
-                    s.finished_at
+                    s.finished_at,
+                    s.queue_seq
                 ])
             })
             .collect();
@@ -602,7 +604,8 @@ impl StoreTx for SqliteTx {
             ") SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
              value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, \
              value->>13, value->>14, value->>15, value->>16, value->>17, value->>18, \
-             value->>19, value->>20, value->>21, value->>22 FROM jsonb_each(?) WHERE true \
+             value->>19, value->>20, value->>21, value->>22, value->>23 \
+             FROM jsonb_each(?) WHERE true \
              ON CONFLICT (run_id, step_id, item) DO UPDATE SET \
              status = excluded.status, kind = excluded.kind, plugin = excluded.plugin, \
              digest = excluded.digest, timeout_ms = excluded.timeout_ms, input = excluded.input, \
@@ -612,7 +615,7 @@ impl StoreTx for SqliteTx {
              items_done = excluded.items_done, child_run = excluded.child_run, \
              due_at = excluded.due_at, lease_owner = excluded.lease_owner, \
              lease_until = excluded.lease_until, started_at = excluded.started_at, \
-             finished_at = excluded.finished_at"
+             finished_at = excluded.finished_at, queue_seq = excluded.queue_seq"
         ))
         .bind(serde_json::Value::Array(rows).to_string())
         .execute(&mut *self.0)
@@ -627,7 +630,7 @@ impl StoreTx for SqliteTx {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<StepRecord>> {
-        // Oldest due first. Fairness between runs comes from how rows
+        // Oldest due first, in the order rows were queued. Fairness between runs comes from how rows
         // become ready: a for_each step releases at most `concurrency`
         // elements at a time, each new wave queued behind what is already
         // waiting, so no run can hold more than that ahead of the others.
@@ -636,7 +639,7 @@ impl StoreTx for SqliteTx {
                attempts = attempts + 1, started_at = COALESCE(started_at, ?3) \
              WHERE (run_id, step_id, item) IN ( \
                SELECT run_id, step_id, item FROM steps \
-               WHERE status = 'ready' AND due_at <= ?3 ORDER BY due_at LIMIT ?4) \
+               WHERE status = 'ready' AND due_at <= ?3 ORDER BY due_at, queue_seq LIMIT ?4) \
              RETURNING ",
             step_columns!()
         ))
@@ -661,6 +664,15 @@ impl StoreTx for SqliteTx {
         .fetch_all(&mut *self.0)
         .await?;
         collect(rows, step_from_row)
+    }
+
+    async fn max_queue_seq(&mut self) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(queue_seq), 0) AS seq FROM steps WHERE status = 'ready'",
+        )
+        .fetch_one(&mut *self.0)
+        .await?;
+        Ok(row.try_get("seq")?)
     }
 
     async fn next_due(&mut self) -> Result<NextDue> {

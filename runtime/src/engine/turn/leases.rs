@@ -7,29 +7,34 @@ use super::*;
 impl<'s, S: Store> Turn<'s, S> {
     // ---- leases --------------------------------------------------------
 
-    /// Leases ready rows to this process and records their attempts: first
-    /// the rows this turn made ready (no statement needed), then, if there
-    /// is room and `backlog` says the database holds due rows, those (after
-    /// writing the turn's changes, so that the database sees them). Returns
-    /// whether the database was asked.
+    /// Leases ready rows to this process, in queue order, and records their
+    /// attempts. When the database holds due rows from earlier turns
+    /// (`backlog`), the turn's changes are written first and the database
+    /// picks, so newer rows never pass older ones; otherwise the rows this
+    /// turn made ready are the only candidates and are leased in memory.
+    /// Returns whether the database was asked.
     pub(crate) async fn claim(&mut self, capacity: usize, backlog: bool) -> Result<bool> {
+        if capacity == 0 {
+            return Ok(false);
+        }
         let owner = self.shared.owner.clone();
         let until = self.now + self.shared.config.lease_ms();
-        let mut taken = 0;
+        if backlog {
+            self.db.flush().await?;
+            let rows = self
+                .db
+                .tx
+                .claim(&owner, self.now, until, capacity as i64)
+                .await?;
+            self.db.replace(&rows);
+            for row in rows {
+                self.leased(row);
+            }
+            return Ok(true);
+        }
         let mut ready = self.db.ready_rows(self.now);
-        // Fair between runs: the first ready row of every run, then the
-        // second, and so on.
-        let mut turn_of: HashMap<String, usize> = HashMap::new();
-        let mut ranked: Vec<(usize, StepRecord)> = ready
-            .drain(..)
-            .map(|row| {
-                let turn = turn_of.entry(row.run_id.clone()).or_insert(0);
-                *turn += 1;
-                (*turn, row)
-            })
-            .collect();
-        ranked.sort_by_key(|(turn, row)| (*turn, row.due_at));
-        for (_, mut row) in ranked.into_iter().take(capacity) {
+        ready.sort_by_key(|row| (row.due_at, row.queue_seq));
+        for mut row in ready.into_iter().take(capacity) {
             row.status = StepStatus::Running;
             row.lease_owner = Some(owner.clone());
             row.lease_until = Some(until);
@@ -37,22 +42,8 @@ impl<'s, S: Store> Turn<'s, S> {
             row.started_at = row.started_at.or(Some(self.now));
             self.db.put_step(&row);
             self.leased(row);
-            taken += 1;
         }
-        let asked = backlog && taken < capacity;
-        if asked {
-            self.db.flush().await?;
-            let rows = self
-                .db
-                .tx
-                .claim(&owner, self.now, until, (capacity - taken) as i64)
-                .await?;
-            self.db.replace(&rows);
-            for row in rows {
-                self.leased(row);
-            }
-        }
-        Ok(asked)
+        Ok(false)
     }
 
     /// Records the attempt of a freshly leased row and hands it to a worker

@@ -69,7 +69,7 @@ fn error_value(step: &str, kind: &str, message: &str) -> String {
 impl<'s, S: Store> Turn<'s, S> {
     pub async fn begin(shared: &'s Shared<S>) -> Result<Turn<'s, S>> {
         Ok(Turn {
-            db: Unit::new(shared.store.begin().await?),
+            db: Unit::new(shared.store.begin().await?, shared.queue_seq.clone()),
             now: shared.clock.now(),
             shared,
             effects: Effects::default(),

@@ -44,7 +44,11 @@ struct Output {
 }
 
 fn fibo(n: u32) -> u64 {
-    if n < 2 { u64::from(n) } else { fibo(n - 1) + fibo(n - 2) }
+    if n < 2 {
+        u64::from(n)
+    } else {
+        fibo(n - 1) + fibo(n - 2)
+    }
 }
 
 struct Toolbox;
@@ -80,7 +84,11 @@ impl Step for Toolbox {
                 });
             }
             Some("invalid-input") => return Err(StepError::invalid_input("asked to refuse")),
-            Some(other) => return Err(StepError::invalid_input(format!("unknown failure `{other}`"))),
+            Some(other) => {
+                return Err(StepError::invalid_input(format!(
+                    "unknown failure `{other}`"
+                )));
+            }
             None => {}
         }
         Ok(Output {
