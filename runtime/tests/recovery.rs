@@ -151,3 +151,81 @@ async fn a_killed_process_loses_nothing_and_repeats_no_completed_step() {
     }
     eprintln!("{resumed_runs} runs resumed, {abandoned} attempts abandoned by the killed process");
 }
+
+/// Without `exclusive` (several processes may share a database), a row
+/// leased by a process that died is taken over once its lease has expired,
+/// and not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_of_a_dead_process_is_taken_over() {
+    use baton::engine::{Engine, EngineConfig, TestClock};
+    use baton::wasm::{Executor, ExecutorConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let flow = dir.path().join("flow.yaml");
+    std::fs::write(
+        &flow,
+        "name: stuck\nsteps:\n  - id: spin\n    uses: toolbox\n    with: { spin_ms: 600000, spin_before_attempt: 2, value: done }\n",
+    )
+    .unwrap();
+    let plugin = format!("toolbox={GUESTS_TOOLBOX}");
+    let mut child = Command::new(BATON)
+        .args(["workflow", "run"])
+        .arg(&flow)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--plugin", &plugin, "--lease", "10s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines().map_while(Result::ok) {
+        if line.ends_with("spin: running") {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL, mid-attempt
+    child.wait().unwrap();
+
+    let store = SqliteStore::open(&SqliteOptions::new(data.join("baton.db")))
+        .await
+        .unwrap();
+    let run = store.runs(None, 10).await.unwrap().pop().unwrap();
+    let mut config = ExecutorConfig::new(dir.path().join("cache"), BATON);
+    config.pool.max_concurrent_invocations = 4;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let clock = TestClock::new(now);
+    let engine = Engine::start(
+        store,
+        Executor::new(config).unwrap(),
+        std::sync::Arc::new(clock.clone()),
+        EngineConfig {
+            exclusive: false,
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    // The lease (10 s) has not expired yet: nothing is taken over.
+    let state = engine.run_state(&run.id).await.unwrap();
+    assert_eq!(state.steps[0].attempts.len(), 1);
+    assert_eq!(state.steps[0].attempts[0].status, "running");
+    // Past the lease (and the next scan), the row is taken over and runs.
+    clock.advance(std::time::Duration::from_secs(60));
+    let ended = tokio::time::timeout(support::engine::PATIENCE, engine.wait_for_run(&run.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.status, RunStatus::Succeeded);
+    let state = engine.run_state(&run.id).await.unwrap();
+    let attempts = &state.steps[0].attempts;
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0].status, "abandoned");
+    assert_eq!(attempts[0].error_kind.as_deref(), Some("lease-expired"));
+    assert_eq!(attempts[1].status, "succeeded");
+    engine.shutdown().await;
+}

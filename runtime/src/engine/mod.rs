@@ -206,11 +206,13 @@ impl<S: Store> Engine<S> {
             // Register first, then look: an end committed in between is
             // either seen by the read or signalled to the registration.
             let (signal, ended) = oneshot::channel();
-            self.shared
-                .waiters()
-                .entry(run_id.to_string())
-                .or_default()
-                .push(signal);
+            {
+                let mut waiters = self.shared.waiters();
+                let waiting = waiters.entry(run_id.to_string()).or_default();
+                // Callers that gave up leave closed channels behind.
+                waiting.retain(|waiter| !waiter.is_closed());
+                waiting.push(signal);
+            }
             let run = self
                 .shared
                 .store

@@ -29,6 +29,9 @@ struct Input {
     /// Busy-loops this long before answering.
     #[serde(default)]
     spin_ms: Option<u64>,
+    /// Only spins while the attempt number is below this.
+    #[serde(default)]
+    spin_before_attempt: Option<u32>,
     /// Writes this line to the step log.
     #[serde(default)]
     log: Option<String>,
@@ -61,7 +64,10 @@ impl Step for Toolbox {
         if let Some(line) = &input.log {
             log::info(line);
         }
-        if let Some(ms) = input.spin_ms {
+        let spin = input
+            .spin_before_attempt
+            .is_none_or(|before| ctx.attempt() < before);
+        if let Some(ms) = input.spin_ms.filter(|_| spin) {
             let start = Instant::now();
             while start.elapsed() < Duration::from_millis(ms) {
                 std::hint::spin_loop();
