@@ -147,17 +147,8 @@ impl<'s, S: Store> Turn<'s, S> {
                     "a need was skipped",
                 );
             } else {
-                let steps_view = steps_view(plan, rows);
-                let run_view = run_view(run);
-                let scope = Scope {
-                    input: Some(input),
-                    steps: Some(&steps_view),
-                    run: Some(&run_view),
-                    env: Some(&plan.env),
-                    item: None,
-                    index: None,
-                    error,
-                };
+                let view = RunView::new(plan, rows, run);
+                let scope = view.scope(input, plan, error);
                 self.start_step(run, step, &mut row, &scope).await?;
             }
             self.put(&row).await?;
@@ -499,15 +490,8 @@ impl<'s, S: Store> Turn<'s, S> {
         let Some(outputs) = &plan.outputs else {
             return self.finish_run(run, RunStatus::Succeeded, None).await;
         };
-        let steps_view = steps_view(plan, rows);
-        let run_view = run_view(run);
-        let scope = Scope {
-            input: Some(input),
-            steps: Some(&steps_view),
-            run: Some(&run_view),
-            env: Some(&plan.env),
-            ..Scope::default()
-        };
+        let view = RunView::new(plan, rows, run);
+        let scope = view.scope(input, plan, None);
         let rendered = outputs
             .render(&scope)
             .map_err(|e| ("expression", format!("outputs: {e}")))

@@ -154,6 +154,40 @@ fn is_done(row: Option<&StepRecord>) -> bool {
     row.is_some_and(|r| r.status.is_terminal())
 }
 
+/// The parts of an expression scope computed from a run's rows.
+struct RunView {
+    steps: Value,
+    run: Value,
+}
+
+impl RunView {
+    fn new(plan: &WorkflowPlan, rows: &HashMap<String, StepRecord>, run: &RunRecord) -> RunView {
+        RunView {
+            steps: steps_view(plan, rows),
+            run: run_view(run),
+        }
+    }
+
+    /// The scope of a step of the run (no `item`/`index`; `error` in
+    /// compensation steps).
+    fn scope<'a>(
+        &'a self,
+        input: &'a Value,
+        plan: &'a WorkflowPlan,
+        error: Option<&'a Value>,
+    ) -> Scope<'a> {
+        Scope {
+            input: Some(input),
+            steps: Some(&self.steps),
+            run: Some(&self.run),
+            env: Some(&plan.env),
+            item: None,
+            index: None,
+            error,
+        }
+    }
+}
+
 /// `steps` as expressions see it: every step of the plan, with its status,
 /// output and error.
 fn steps_view(plan: &WorkflowPlan, rows: &HashMap<String, StepRecord>) -> Value {
