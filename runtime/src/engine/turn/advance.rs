@@ -15,13 +15,7 @@ impl<'s, S: Store> Turn<'s, S> {
             return Ok(());
         }
         let plan = self.plan(&run).await?;
-        let mut rows: HashMap<String, StepRecord> = self
-            .db
-            .step_rows(run_id)
-            .await?
-            .into_iter()
-            .map(|row| (row.step_id.clone(), row))
-            .collect();
+        let mut rows = self.rows_by_step(run_id).await?;
         let input = parse(Some(&run.input));
 
         if run.status == RunStatus::Running {
@@ -42,13 +36,7 @@ impl<'s, S: Store> Turn<'s, S> {
                 if run.status != RunStatus::Compensating {
                     return Ok(());
                 }
-                rows = self
-                    .db
-                    .step_rows(run_id)
-                    .await?
-                    .into_iter()
-                    .map(|row| (row.step_id.clone(), row))
-                    .collect();
+                rows = self.rows_by_step(run_id).await?;
             } else if plan.steps.iter().all(|step| is_done(rows.get(&step.id))) {
                 return self.succeed_run(&mut run, &plan, &rows, &input).await;
             } else {
@@ -78,6 +66,17 @@ impl<'s, S: Store> Turn<'s, S> {
     }
 
     /// Starts every step of `dag` whose needs are done, in order.
+    /// The step-level rows of a run, by step id.
+    async fn rows_by_step(&mut self, run_id: &str) -> Result<HashMap<String, StepRecord>> {
+        Ok(self
+            .db
+            .step_rows(run_id)
+            .await?
+            .into_iter()
+            .map(|row| (row.step_id.clone(), row))
+            .collect())
+    }
+
     pub(super) async fn progress(
         &mut self,
         run: &RunRecord,
