@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use baton::engine::{Engine, EngineConfig, EngineError, StartRun, SystemClock};
+use baton::engine::{Engine, EngineConfig, StartRun, SystemClock};
 use baton::store::{RunRecord, RunStatus, SqliteOptions, SqliteStore, Store};
 use baton::wasm::{Executor, ExecutorConfig};
 
@@ -41,15 +41,6 @@ type Failed = (u8, String);
 
 fn refused(error: impl std::fmt::Display) -> Failed {
     (EXIT_REFUSED, error.to_string())
-}
-
-fn engine_error(error: EngineError) -> Failed {
-    match error {
-        EngineError::Store(_) | EngineError::Executor(_) | EngineError::ShuttingDown => {
-            (EXIT_REFUSED, error.to_string())
-        }
-        other => (EXIT_REFUSED, other.to_string()),
-    }
 }
 
 /// An engine on a data directory, and what keeps it alive.
@@ -101,7 +92,7 @@ async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded, Failed> {
     };
     let engine = Engine::start(store, executor, Arc::new(SystemClock), config)
         .await
-        .map_err(engine_error)?;
+        .map_err(refused)?;
     Ok(Embedded {
         engine,
         _lock: lock,
@@ -271,7 +262,7 @@ async fn start_all(
         };
         let run = joined
             .map_err(|e| refused(format!("starting a run: {e}")))?
-            .map_err(engine_error)?;
+            .map_err(refused)?;
         if print {
             println!("{}", run.id);
         }
@@ -283,7 +274,7 @@ async fn start_all(
 async fn wait_all(engine: &Engine<SqliteStore>, runs: &[String]) -> Result<Vec<RunRecord>, Failed> {
     let mut finished = Vec::with_capacity(runs.len());
     for id in runs {
-        finished.push(engine.wait_for_run(id).await.map_err(engine_error)?);
+        finished.push(engine.wait_for_run(id).await.map_err(refused)?);
     }
     Ok(finished)
 }
@@ -308,7 +299,7 @@ async fn report(
         );
     } else if let Some(run) = runs.first() {
         if json {
-            let state = engine.run_state(&run.id).await.map_err(engine_error)?;
+            let state = engine.run_state(&run.id).await.map_err(refused)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&state).unwrap_or_default()

@@ -29,7 +29,7 @@ impl Clock for SystemClock {
     fn now(&self) -> i64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .map(millis)
             .unwrap_or(0)
     }
 
@@ -57,7 +57,7 @@ impl TestClock {
 
     /// Moves time forward, waking every sleeper whose deadline passed.
     pub fn advance(&self, by: Duration) {
-        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let by = millis(by);
         self.now.send_modify(|now| *now = now.saturating_add(by));
     }
 }
@@ -77,6 +77,12 @@ impl Clock for TestClock {
             }
         })
     }
+}
+
+/// A duration in whole milliseconds, saturating (for adding to epoch
+/// milliseconds with `saturating_add`).
+pub fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Formats epoch milliseconds as RFC 3339 (UTC, milliseconds).

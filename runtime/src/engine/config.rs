@@ -74,6 +74,6 @@ impl EngineConfig {
     }
 
     pub(crate) fn lease_ms(&self) -> i64 {
-        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+        super::clock::millis(self.lease)
     }
 }

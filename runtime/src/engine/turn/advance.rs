@@ -290,9 +290,7 @@ impl<'s, S: Store> Turn<'s, S> {
         row: &mut StepRecord,
         scope: &Scope<'_>,
     ) -> Result<()> {
-        row.timeout_ms = step
-            .timeout
-            .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+        row.timeout_ms = step.timeout.map(millis);
         match &step.action {
             StepAction::Plugin {
                 name, digest, with, ..
@@ -310,8 +308,7 @@ impl<'s, S: Store> Turn<'s, S> {
             }
             StepAction::Sleep(duration) => {
                 row.status = StepStatus::Waiting;
-                row.due_at =
-                    Some(self.now + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2));
+                row.due_at = Some(self.now.saturating_add(millis(*duration)));
             }
             StepAction::Workflow {
                 name,

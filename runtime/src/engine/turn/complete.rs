@@ -102,9 +102,7 @@ impl<'s, S: Store> Turn<'s, S> {
                             delay = delay.max(hint.min(policy.max));
                         }
                         row.status = StepStatus::Ready;
-                        row.due_at = Some(
-                            self.now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
-                        );
+                        row.due_at = Some(self.now.saturating_add(millis(delay)));
                         row.lease_owner = None;
                         row.lease_until = None;
                         row.error_kind = Some(failure.kind);

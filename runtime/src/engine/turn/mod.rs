@@ -22,7 +22,7 @@ use crate::store::{AttemptRecord, RunRecord, RunStatus, StepRecord, StepStatus, 
 use crate::workflow::expr::Scope;
 use crate::workflow::{OnError, StepAction, StepPlan, WorkflowPlan};
 
-use super::clock::rfc3339;
+use super::clock::{millis, rfc3339};
 use super::unit::Unit;
 use super::worker::{Failure, Outcome, Task, TaskKey};
 use super::{EngineError, EngineEvent, Result, Shared, StartRun};
