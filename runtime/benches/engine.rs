@@ -25,6 +25,11 @@ use baton::store::{SqliteOptions, SqliteStore};
 use baton::wasm::{Executor, ExecutorConfig};
 use serde_json::json;
 
+/// The allocator of the `baton` binary, so the figures are the binary's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATON: &str = env!("CARGO_BIN_EXE_baton");
 const IN_FLIGHT: usize = 256;
 
