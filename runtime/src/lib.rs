@@ -43,6 +43,7 @@
 //! ```
 
 pub mod engine;
+pub mod server;
 pub mod store;
 pub mod wasm;
 pub mod workflow;

@@ -25,6 +25,39 @@ pub(crate) enum Command {
     /// Validate and run workflows in an embedded database.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Run the Baton server: the HTTP API on a data directory.
+    ///
+    /// Everything is kept under the data directory (default
+    /// `./baton-data`). On first start it creates an admin token, prints it
+    /// once and writes it to `<data-dir>/admin-token` (mode 0600).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (loopback by default; port 0 picks a free one).
+    #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// Database URL; reserved for PostgreSQL, which is not supported yet.
+    /// Without it the database is `<data-dir>/baton.db`.
+    #[arg(long, env = "BATON_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Largest JSON or YAML request body, such as 1MiB.
+    #[arg(long, env = "BATON_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
+    pub max_body: u64,
+
+    /// Largest plugin upload, such as 32MiB.
+    #[arg(long, env = "BATON_MAX_PLUGIN", default_value = "32MiB", value_parser = parse_size)]
+    pub max_plugin: u64,
+
+    /// At shutdown, how long running steps may take to finish.
+    #[arg(long, env = "BATON_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub grace: Duration,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Subcommand)]

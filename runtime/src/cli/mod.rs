@@ -2,8 +2,10 @@
 //! group. Each command returns an [`ExitCode`]; errors are printed here, once.
 
 mod args;
+mod embedded;
 mod plugin;
 mod progress;
+mod serve;
 mod workflow;
 
 use std::process::ExitCode;
@@ -51,6 +53,7 @@ pub(crate) fn main() -> ExitCode {
         match cli.command {
             Command::Plugin(command) => plugin::run(command).await,
             Command::Workflow(command) => workflow::run(command).await,
+            Command::Serve(args) => serve::run(args).await,
         }
     })
 }

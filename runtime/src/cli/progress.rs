@@ -70,6 +70,8 @@ pub(crate) async fn print(
                     short(&run_id)
                 );
             }
+            // The step's own event tells the same story.
+            EngineEvent::Attempt { .. } => {}
         }
     }
 }

@@ -1,29 +1,21 @@
 //! `baton workflow run|resume|validate`: the engine embedded in the CLI,
-//! on a SQLite database in a data directory (or a temporary one).
-//!
-//! A data directory is used by one process at a time (an exclusive lock on
-//! `engine.lock`), so a process that starts on it takes over at once the
-//! steps an earlier, crashed process left running.
+//! on a SQLite database in a data directory (or a temporary one; see
+//! [`super::embedded`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use baton::engine::{Engine, EngineConfig, StartRun, SystemClock};
-use baton::store::{RunRecord, RunStatus, SqliteOptions, SqliteStore, Store};
-use baton::wasm::{Executor, ExecutorConfig};
+use baton::engine::{Engine, StartRun, SystemClock};
+use baton::store::{RunRecord, RunStatus, SqliteStore, Store};
 
 use super::args::{
     EngineArgs, PluginFiles, ResumeArgs, ValidateArgs, WorkflowCommand, WorkflowRunArgs,
 };
-use super::{EXIT_REFUSED, EXIT_STEP_FAILED, progress};
+use super::embedded::{EXIT_USAGE, Failed, open, refused};
+use super::{EXIT_STEP_FAILED, progress};
 
-/// Exit code for bad usage (as clap uses).
-const EXIT_USAGE: u8 = 2;
 /// Run starts in flight at once with `--inputs`.
 const STARTS_AT_ONCE: usize = 256;
-/// The database file inside a data directory.
-const DATABASE_FILE: &str = "baton.db";
 
 pub(crate) async fn run(command: WorkflowCommand) -> ExitCode {
     let result = match command {
@@ -35,99 +27,6 @@ pub(crate) async fn run(command: WorkflowCommand) -> ExitCode {
         eprintln!("error: {message}");
         ExitCode::from(code)
     })
-}
-
-type Failed = (u8, String);
-
-fn refused(error: impl std::fmt::Display) -> Failed {
-    (EXIT_REFUSED, error.to_string())
-}
-
-/// An engine on a data directory, and what keeps it alive.
-struct Embedded {
-    engine: Engine<SqliteStore>,
-    // Held for the lock and, when temporary, removed on drop.
-    _lock: std::fs::File,
-    _temp: Option<tempfile::TempDir>,
-}
-
-async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded, Failed> {
-    let (dir, temp) = match &args.data_dir {
-        Some(dir) => (dir.clone(), None),
-        None => {
-            let temp = tempfile::tempdir()
-                .map_err(|e| refused(format!("cannot create a temporary directory: {e}")))?;
-            (temp.path().to_path_buf(), Some(temp))
-        }
-    };
-    if must_exist && !dir.join(DATABASE_FILE).exists() {
-        return Err((
-            EXIT_USAGE,
-            format!("{} holds no Baton database", dir.display()),
-        ));
-    }
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| refused(format!("cannot create {}: {e}", dir.display())))?;
-    let lock = lock(&dir)?;
-    let store = SqliteStore::open(&SqliteOptions::new(dir.join(DATABASE_FILE)))
-        .await
-        .map_err(|e| {
-            refused(format!(
-                "cannot open the database in {}: {e}",
-                dir.display()
-            ))
-        })?;
-    let cache_dir = match (&args.cache_dir, &args.data_dir) {
-        (Some(cache), _) => cache.clone(),
-        (None, Some(data)) => data.join("cache"),
-        (None, None) => super::plugin::default_cache_dir(),
-    };
-    let executor = executor(cache_dir, args.concurrency)?;
-    let config = EngineConfig {
-        max_in_flight: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
-        lease: args.lease,
-        max_payload_bytes: usize::try_from(args.max_payload).unwrap_or(usize::MAX),
-        exclusive: true,
-        ..EngineConfig::default()
-    };
-    let engine = Engine::start(store, executor, Arc::new(SystemClock), config)
-        .await
-        .map_err(refused)?;
-    Ok(Embedded {
-        engine,
-        _lock: lock,
-        _temp: temp,
-    })
-}
-
-fn executor(cache_dir: PathBuf, concurrency: u64) -> Result<Executor, Failed> {
-    let program = std::env::current_exe()
-        .map_err(|e| refused(format!("cannot find the baton executable: {e}")))?;
-    let mut config = ExecutorConfig::new(cache_dir, program);
-    config.pool.max_concurrent_invocations = u32::try_from(concurrency).unwrap_or(u32::MAX);
-    Executor::new(config).map_err(refused)
-}
-
-/// Takes the data directory's exclusive lock, or says who holds it.
-fn lock(dir: &Path) -> Result<std::fs::File, Failed> {
-    use std::os::fd::AsRawFd;
-    let path = dir.join("engine.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| refused(format!("cannot open {}: {e}", path.display())))?;
-    // SAFETY: flock on a descriptor this function owns; no memory involved.
-    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-    if !locked {
-        return Err(refused(format!(
-            "another baton process is using {} (it holds {})",
-            dir.display(),
-            path.display()
-        )));
-    }
-    Ok(file)
 }
 
 /// The progress display, when shown.

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::store::{NewWorkflowVersion, PluginRecord, Store, StoreTx};
+use crate::wasm::check_plugin_name;
 use crate::workflow::{StepAction, WorkflowPlan, compile, parse_definition};
 
 use super::{Engine, EngineError, Result, plans};
@@ -28,12 +29,33 @@ impl<S: Store> Engine<S> {
     /// `name@version` from its own description. Adding the same bytes again
     /// is a no-op; the same name and version with other bytes is refused.
     pub async fn add_plugin(&self, wasm: &[u8]) -> Result<PluginRecord> {
+        self.add_plugin_as(wasm, None, None).await
+    }
+
+    /// Like [`add_plugin`](Engine::add_plugin), registering it under
+    /// another name or version than its description gives.
+    pub async fn add_plugin_as(
+        &self,
+        wasm: &[u8],
+        name: Option<&str>,
+        version: Option<&str>,
+    ) -> Result<PluginRecord> {
+        if let Some(name) = name {
+            check_plugin_name(name).map_err(EngineError::BadRequest)?;
+        }
+        if let Some(version) = version {
+            semver::Version::parse(version).map_err(|e| {
+                EngineError::BadRequest(format!(
+                    "plugin version {version:?} is not a semantic version (such as 1.2.0): {e}"
+                ))
+            })?;
+        }
         let plugin = self.shared.executor.load(wasm).await?;
         let info = plugin.info();
         let now = self.shared.clock.now();
         let record = PluginRecord {
-            name: info.name.clone(),
-            version: info.version.clone(),
+            name: name.unwrap_or(&info.name).to_string(),
+            version: version.unwrap_or(&info.version).to_string(),
             digest: plugin.digest().to_string(),
             info: serde_json::to_string(info).map_err(|e| EngineError::Conflict(e.to_string()))?,
             created_at: now,

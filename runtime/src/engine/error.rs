@@ -32,6 +32,9 @@ pub enum EngineError {
         /// The limit.
         limit: usize,
     },
+    /// A request argument is not acceptable.
+    #[error("{0}")]
+    BadRequest(String),
     /// Something named does not exist.
     #[error("{0}")]
     NotFound(String),

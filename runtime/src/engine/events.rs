@@ -39,13 +39,34 @@ pub enum EngineEvent {
         /// The failure, if it failed or will be retried.
         error: Option<String>,
     },
+    /// A plugin attempt ended and its result was recorded.
+    Attempt {
+        /// The run.
+        run_id: String,
+        /// The step.
+        step_id: String,
+        /// The for_each element, if it is one.
+        item: Option<i64>,
+        /// The attempt's number.
+        attempt: i64,
+        /// The plugin's name.
+        plugin: String,
+        /// `succeeded` or `failed`.
+        status: String,
+        /// The failure's kind, if it failed.
+        error_kind: Option<String>,
+        /// How long it ran, in milliseconds.
+        duration_ms: i64,
+    },
 }
 
 impl EngineEvent {
     /// The run the event belongs to.
     pub fn run_id(&self) -> &str {
         match self {
-            EngineEvent::Run { run_id, .. } | EngineEvent::Step { run_id, .. } => run_id,
+            EngineEvent::Run { run_id, .. }
+            | EngineEvent::Step { run_id, .. }
+            | EngineEvent::Attempt { run_id, .. } => run_id,
         }
     }
 }

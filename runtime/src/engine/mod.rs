@@ -166,6 +166,16 @@ impl<S: Store> Engine<S> {
         &self.shared.executor
     }
 
+    /// The engine clock's time (ms since the epoch).
+    pub fn now(&self) -> i64 {
+        self.shared.clock.now()
+    }
+
+    /// Plugin attempts running in this process.
+    pub fn running_attempts(&self) -> usize {
+        self.shared.running().len()
+    }
+
     /// State changes, from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.shared.events.subscribe()

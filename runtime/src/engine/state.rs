@@ -10,7 +10,7 @@ use super::clock::rfc3339;
 use super::{Engine, EngineError, Result};
 
 /// A run and its steps.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunState {
     /// Run id.
     pub id: String,
@@ -21,10 +21,13 @@ pub struct RunState {
     /// Status.
     pub status: crate::store::RunStatus,
     /// Input.
+    #[schema(value_type = Object)]
     pub input: Value,
     /// Output, once succeeded.
+    #[schema(value_type = Object)]
     pub output: Option<Value>,
     /// What failed or cancelled it.
+    #[schema(value_type = Object)]
     pub error: Option<Value>,
     /// The run that started it, if a child.
     pub parent_run: Option<String>,
@@ -37,7 +40,7 @@ pub struct RunState {
 }
 
 /// One step (or for_each element).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StepState {
     /// Step id.
     pub id: String,
@@ -51,10 +54,13 @@ pub struct StepState {
     /// Whether it is a compensation step.
     pub compensation: bool,
     /// Rendered input.
+    #[schema(value_type = Object)]
     pub input: Option<Value>,
     /// Output.
+    #[schema(value_type = Object)]
     pub output: Option<Value>,
     /// Failure (or the last failure, while retrying) as `{kind, message}`.
+    #[schema(value_type = Object)]
     pub error: Option<Value>,
     /// The child run of a workflow step.
     pub child_run: Option<String>,
@@ -68,11 +74,12 @@ pub struct StepState {
     pub attempts: Vec<AttemptState>,
     /// for_each elements.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
     pub items: Vec<StepState>,
 }
 
 /// One attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttemptState {
     /// Number, from 1.
     pub attempt: i64,
@@ -83,6 +90,7 @@ pub struct AttemptState {
     /// Failure message.
     pub error_message: Option<String>,
     /// Log lines.
+    #[schema(value_type = Object)]
     pub logs: Value,
     /// Lines dropped over the cap.
     pub logs_dropped: i64,

@@ -82,6 +82,8 @@ pub(crate) struct Outcome {
     pub result: Result<Value, Failure>,
     pub logs: Option<String>,
     pub logs_dropped: i64,
+    /// Wall-clock time of the attempt, in milliseconds.
+    pub elapsed_ms: i64,
 }
 
 /// Runs the attempt unless `cancel` fires first.
@@ -90,14 +92,18 @@ pub(crate) async fn execute<S: Store>(
     task: Task,
     cancel: CancellationToken,
 ) -> Outcome {
-    tokio::select! {
+    let started = std::time::Instant::now();
+    let mut outcome = tokio::select! {
         outcome = invoke(&shared, &task) => outcome,
         () = cancel.cancelled() => Outcome {
             result: Err(Failure::permanent("cancelled", "the run was cancelled or failed while the step ran")),
             logs: None,
             logs_dropped: 0,
+            elapsed_ms: 0,
         },
-    }
+    };
+    outcome.elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    outcome
 }
 
 async fn invoke<S: Store>(shared: &Shared<S>, task: &Task) -> Outcome {
@@ -113,6 +119,7 @@ async fn invoke<S: Store>(shared: &Shared<S>, task: &Task) -> Outcome {
                 }),
                 logs: None,
                 logs_dropped: 0,
+                elapsed_ms: 0,
             };
         }
     };
@@ -142,6 +149,7 @@ async fn invoke<S: Store>(shared: &Shared<S>, task: &Task) -> Outcome {
                 result: Err(Failure::permanent("invalid-limits", error.to_string())),
                 logs: None,
                 logs_dropped: 0,
+                elapsed_ms: 0,
             };
         }
     };
@@ -154,6 +162,7 @@ async fn invoke<S: Store>(shared: &Shared<S>, task: &Task) -> Outcome {
         result: report.outcome.map_err(|f| Failure::from_step(&f)),
         logs,
         logs_dropped: i64::try_from(report.logs_dropped).unwrap_or(i64::MAX),
+        elapsed_ms: 0,
     }
 }
 

@@ -7,12 +7,14 @@
 //! Only this module writes SQL. It holds no workflow logic: it stores and
 //! returns [`records`](RunRecord) and never interprets them.
 
+mod api;
 mod error;
 mod records;
 mod sqlite;
 
 use std::future::Future;
 
+pub use api::*;
 pub use error::{Result, StoreError};
 pub use records::*;
 pub use sqlite::{SqliteOptions, SqliteStore};

@@ -20,6 +20,7 @@ impl<'s, S: Store> Turn<'s, S> {
                 && row.lease_owner.as_deref() == Some(self.shared.owner.as_str())
                 && row.attempts == task.attempt
         });
+        let outcome_elapsed = outcome.elapsed_ms;
         let mut result = outcome.result;
         if let Ok(value) = &result {
             let text = json_text(value);
@@ -61,6 +62,18 @@ impl<'s, S: Store> Turn<'s, S> {
             started_at: 0,
             finished_at: Some(self.now),
         });
+        if let Some(row) = current.as_ref().filter(|_| ours) {
+            self.effects.events.push(EngineEvent::Attempt {
+                run_id: key.run_id.clone(),
+                step_id: key.step_id.clone(),
+                item: (key.item >= 0).then_some(key.item),
+                attempt: task.attempt,
+                plugin: row.plugin.clone().unwrap_or_default(),
+                status: status.into(),
+                error_kind: result.as_ref().err().map(|f| f.kind.clone()),
+                duration_ms: outcome_elapsed,
+            });
+        }
         match current {
             Some(row) if ours => self.finish_row(row, result, true).await,
             _ => Ok(()),

@@ -128,6 +128,7 @@ macro_rules! attempt_columns {
     };
 }
 
+mod api;
 mod reads;
 mod rows;
 mod tx;

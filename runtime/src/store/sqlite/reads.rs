@@ -103,15 +103,6 @@ impl Store for SqliteStore {
         .bind(version)
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|row| {
-            Ok(WorkflowVersionRecord {
-                workflow: row.try_get("workflow")?,
-                version: row.try_get("version")?,
-                definition: row.try_get("definition")?,
-                source: row.try_get("source")?,
-                created_at: row.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(version_from_row).transpose()
     }
 }

@@ -70,6 +70,16 @@ pub(super) fn attempt_from_row(row: &SqliteRow) -> Result<AttemptRecord> {
     })
 }
 
+pub(super) fn version_from_row(row: &SqliteRow) -> Result<WorkflowVersionRecord> {
+    Ok(WorkflowVersionRecord {
+        workflow: row.try_get("workflow")?,
+        version: row.try_get("version")?,
+        definition: row.try_get("definition")?,
+        source: row.try_get("source")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 pub(super) fn plugin_from_row(row: &SqliteRow) -> Result<PluginRecord> {
     Ok(PluginRecord {
         name: row.try_get("name")?,

@@ -1,0 +1,130 @@
+//! The routes, each documented for the OpenAPI document: one module per
+//! resource. [`router`] puts them together with the middleware.
+
+mod events;
+mod health;
+mod plugins;
+mod runs;
+mod tokens;
+mod workflows;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::problem::{ApiError, FieldError, Kind, Problem};
+use super::state::AppState;
+
+/// The parts of the document routes do not give.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Baton",
+        description = "Service orchestration: durable workflows of sandboxed WebAssembly steps. \
+                       Every `/v1` route needs `Authorization: Bearer <token>`; errors are \
+                       RFC 9457 problem documents whose `type` is `urn:baton:problem:<kind>`."
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "plugins", description = "The plugin registry"),
+        (name = "workflows", description = "Workflow versions"),
+        (name = "runs", description = "Runs of workflows"),
+        (name = "tokens", description = "Access tokens"),
+        (name = "health", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route, and the OpenAPI document that describes them.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let max_body = state.limits.max_body;
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(plugins::upload, plugins::list))
+        .routes(routes!(plugins::versions))
+        .routes(routes!(plugins::show, plugins::delete))
+        .routes(routes!(workflows::save, workflows::show))
+        .routes(routes!(workflows::list))
+        .routes(routes!(workflows::versions))
+        .routes(routes!(runs::start))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::show))
+        .routes(routes!(runs::logs))
+        .routes(routes!(runs::cancel))
+        .routes(routes!(runs::retry))
+        .routes(routes!(events::events))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .split_for_parts();
+    api.paths
+        .paths
+        .insert("/v1/openapi.json".into(), openapi_path_item());
+    let document = api.clone();
+    let router = router
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json(document) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::metrics::track,
+        ))
+        .with_state(state);
+    (router, api)
+}
+
+/// The document's own entry.
+fn openapi_path_item() -> utoipa::openapi::PathItem {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+    use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+    let operation = OperationBuilder::new()
+        .operation_id(Some("openapi"))
+        .summary(Some("This OpenAPI document"))
+        .tag("health")
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("The OpenAPI 3.1 document")
+                .content("application/json", ContentBuilder::new().build())
+                .build(),
+        )
+        .build();
+    utoipa::openapi::PathItem::new(HttpMethod::Get, operation)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(Kind::NotFound, format!("no route {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        Kind::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

@@ -1,0 +1,323 @@
+//! The JSON bodies of the API, as documented in the OpenAPI document, and
+//! their conversion from store records. Times are RFC 3339 strings.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::engine::clock::rfc3339;
+use crate::store::{PluginRecord, RunRecord, TokenRecord, WorkflowRecord, WorkflowVersionRecord};
+
+fn parse(text: Option<&str>) -> Option<Value> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+}
+
+/// A plugin version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginView {
+    /// Name.
+    pub name: String,
+    /// Version (semver).
+    pub version: String,
+    /// sha256 of the component, hex.
+    pub digest: String,
+    /// From its description.
+    pub description: String,
+    /// What the plugin asks for in its description (hosts, secrets, kv,
+    /// events). Nothing is granted by asking.
+    #[schema(value_type = Object)]
+    pub capabilities: Value,
+    /// JSON Schema of its input.
+    #[schema(value_type = Object)]
+    pub input_schema: Value,
+    /// JSON Schema of its output.
+    #[schema(value_type = Object)]
+    pub output_schema: Value,
+    /// When it was uploaded.
+    pub created_at: String,
+}
+
+impl From<&PluginRecord> for PluginView {
+    fn from(record: &PluginRecord) -> PluginView {
+        let info = parse(Some(&record.info)).unwrap_or(Value::Null);
+        let field = |name: &str| info.get(name).cloned().unwrap_or(Value::Null);
+        PluginView {
+            name: record.name.clone(),
+            version: record.version.clone(),
+            digest: record.digest.clone(),
+            description: info
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            capabilities: field("capabilities"),
+            input_schema: field("input_schema"),
+            output_schema: field("output_schema"),
+            created_at: rfc3339(record.created_at),
+        }
+    }
+}
+
+/// Query of a plugin upload.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// Register under this name instead of the one the plugin describes.
+    pub name: Option<String>,
+    /// Register as this version instead of the one the plugin describes.
+    pub version: Option<String>,
+}
+
+/// A workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowView {
+    /// Name.
+    pub name: String,
+    /// Its newest version.
+    pub latest_version: i64,
+    /// When the first version was saved.
+    pub created_at: String,
+    /// When the newest version was saved.
+    pub updated_at: String,
+}
+
+impl From<&WorkflowRecord> for WorkflowView {
+    fn from(record: &WorkflowRecord) -> WorkflowView {
+        WorkflowView {
+            name: record.name.clone(),
+            latest_version: record.latest_version,
+            created_at: rfc3339(record.created_at),
+            updated_at: rfc3339(record.updated_at),
+        }
+    }
+}
+
+/// One saved version of a workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowVersionView {
+    /// Workflow name.
+    pub name: String,
+    /// Version number, from 1.
+    pub version: i64,
+    /// The normalised definition (every plugin pinned to a version).
+    #[schema(value_type = Object)]
+    pub definition: Value,
+    /// The document as it was submitted.
+    pub source: String,
+    /// When it was saved.
+    pub created_at: String,
+}
+
+impl From<&WorkflowVersionRecord> for WorkflowVersionView {
+    fn from(record: &WorkflowVersionRecord) -> WorkflowVersionView {
+        WorkflowVersionView {
+            name: record.workflow.clone(),
+            version: record.version,
+            definition: parse(Some(&record.definition)).unwrap_or(Value::Null),
+            source: record.source.clone(),
+            created_at: rfc3339(record.created_at),
+        }
+    }
+}
+
+/// A version in a workflow's history (without its document).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionSummary {
+    /// Version number.
+    pub version: i64,
+    /// When it was saved.
+    pub created_at: String,
+}
+
+/// Query of a workflow read.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionQuery {
+    /// A version number; the newest without it.
+    pub version: Option<i64>,
+}
+
+/// The body of a run start.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// The run's input, checked against the workflow's input schema.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub input: Value,
+    /// Start this version instead of the newest.
+    pub version: Option<i64>,
+}
+
+/// A run without its steps.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    /// Run id (a UUIDv7).
+    pub id: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// The version it is pinned to.
+    pub version: i64,
+    /// `running`, `compensating`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    /// Its input.
+    #[schema(value_type = Object)]
+    pub input: Value,
+    /// Its output, once succeeded.
+    #[schema(value_type = Object)]
+    pub output: Option<Value>,
+    /// What failed or cancelled it.
+    #[schema(value_type = Object)]
+    pub error: Option<Value>,
+    /// The idempotency key it was started with.
+    pub idempotency_key: Option<String>,
+    /// The run that started it, for child runs.
+    pub parent_run: Option<String>,
+    /// When it started.
+    pub created_at: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+}
+
+impl From<&RunRecord> for RunView {
+    fn from(run: &RunRecord) -> RunView {
+        RunView {
+            id: run.id.clone(),
+            workflow: run.workflow.clone(),
+            version: run.version,
+            status: run.status.as_str().into(),
+            input: parse(Some(&run.input)).unwrap_or(Value::Null),
+            output: parse(run.output.as_deref()),
+            error: parse(run.error.as_deref()),
+            idempotency_key: run.idempotency_key.clone(),
+            parent_run: run.parent_run.clone(),
+            created_at: rfc3339(run.created_at),
+            finished_at: run.finished_at.map(rfc3339),
+        }
+    }
+}
+
+/// Filters of a run listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    /// Only runs of this workflow.
+    pub workflow: Option<String>,
+    /// Only runs with this status.
+    pub status: Option<String>,
+    /// Only runs started at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only runs started before this time (RFC 3339).
+    pub until: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunPage {
+    /// The runs.
+    pub runs: Vec<RunView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filter of a run's logs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    /// Only this step's lines.
+    pub step: Option<String>,
+}
+
+/// One log line of one attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogLineView {
+    /// Step id.
+    pub step: String,
+    /// for_each element.
+    pub item: Option<i64>,
+    /// Attempt number.
+    pub attempt: i64,
+    /// Microseconds since the attempt started.
+    pub elapsed_us: u64,
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// `plugin` (the log import), `stdout` or `stderr`.
+    pub source: String,
+    /// The text.
+    pub message: String,
+}
+
+/// Log lines of a run, in the order its attempts started.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunLogs {
+    /// Run id.
+    pub run_id: String,
+    /// The lines.
+    pub lines: Vec<LogLineView>,
+    /// Lines attempts dropped over the per-attempt cap.
+    pub dropped: i64,
+}
+
+/// The body of a token creation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// Unique among live tokens.
+    pub name: String,
+    /// `admin`, `operator` or `viewer`.
+    pub role: String,
+}
+
+/// A token (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// The token that created it.
+    pub created_by: String,
+    /// When.
+    pub created_at: String,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+}
+
+impl From<&TokenRecord> for TokenView {
+    fn from(token: &TokenRecord) -> TokenView {
+        TokenView {
+            name: token.name.clone(),
+            role: token.role.as_str().into(),
+            created_by: token.created_by.clone(),
+            created_at: rfc3339(token.created_at),
+            revoked_at: token.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+/// A new token: the only time its secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedToken {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// The secret; store it now, it cannot be shown again.
+    pub token: String,
+}
+
+/// Liveness or readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable` with a reason.
+    pub status: String,
+    /// Why it is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}

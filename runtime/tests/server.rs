@@ -1,0 +1,682 @@
+//! `baton serve` end to end: a real server process on a loopback port with a
+//! temporary data directory, driven over HTTP as a client would, restarted,
+//! and fed bad input of every kind.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use baton_test_programs::GUESTS_TOOLBOX;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::BATON;
+
+/// A running `baton serve`.
+struct Server {
+    child: Child,
+    url: String,
+    token: String,
+}
+
+impl Server {
+    fn start(dir: &tempfile::TempDir) -> Server {
+        let mut child = Command::new(BATON)
+            .args(["serve", "--listen", "127.0.0.1:0", "--max-body", "64KiB"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("BATON_CACHE_DIR", dir.path().join("cache"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("baton listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        let token = std::fs::read_to_string(dir.path().join("data/admin-token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Server { child, url, token }
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid; no memory involved.
+        unsafe {
+            libc::kill(i32::try_from(self.child.id()).unwrap(), libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+
+    fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// GET as the admin; the JSON body of a 200.
+    async fn get(&self, http: &reqwest::Client, path: &str) -> Value {
+        let response = http
+            .get(self.at(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts a problem answer of this status and kind.
+async fn problem(response: reqwest::Response, status: StatusCode, kind: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], format!("urn:baton:problem:{kind}"), "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    body
+}
+
+const FLOW: &str = "name: flow
+input:
+  type: object
+  required: [n]
+steps:
+  - id: one
+    uses: toolbox
+    with: { value: \"${{ input.n }}\", log: hello }
+  - id: two
+    needs: [one]
+    uses: toolbox
+    with: { value: \"${{ steps.one.output.value * 2 }}\" }
+outputs: { doubled: \"${{ steps.two.output.value }}\" }
+";
+
+/// Follows a run's event stream to its end; returns the event names.
+async fn follow(http: &reqwest::Client, server: &Server, run: &str) -> Vec<(String, Value)> {
+    let response = http
+        .get(server.at(&format!("/v1/runs/{run}/events")))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    let mut events = Vec::new();
+    for block in text.split("\n\n") {
+        let mut name = None;
+        let mut data = None;
+        for line in block.lines() {
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = Some(n.to_string());
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                data = Some(serde_json::from_str::<Value>(d).unwrap());
+            }
+        }
+        if let (Some(name), Some(data)) = (name, data) {
+            events.push((name, data));
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_save_run_follow_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+    let admin = server.token.clone();
+
+    // Health, unauthenticated.
+    let health = http.get(server.at("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = http.get(server.at("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    // Upload the plugin; again with the same bytes is a no-op.
+    let wasm = std::fs::read(GUESTS_TOOLBOX).unwrap();
+    let mut digest = String::new();
+    for _ in 0..2 {
+        let uploaded = http
+            .post(server.at("/v1/plugins"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/wasm")
+            .body(wasm.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploaded.status(), StatusCode::CREATED);
+        let plugin: Value = uploaded.json().await.unwrap();
+        assert_eq!(plugin["name"], "toolbox");
+        assert_eq!(plugin["digest"].as_str().unwrap().len(), 64);
+        digest = plugin["digest"].as_str().unwrap().to_string();
+    }
+    let versions: Value = server.get(&http, "/v1/plugins/toolbox").await;
+    assert_eq!(versions.as_array().unwrap().len(), 1);
+    assert_eq!(versions[0]["digest"], digest);
+
+    // Save a workflow.
+    let saved = http
+        .put(server.at("/v1/workflows/flow"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/yaml")
+        .body(FLOW)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::CREATED);
+    let saved: Value = saved.json().await.unwrap();
+    assert_eq!(saved["version"], 1);
+
+    // Start a run and follow it to its end.
+    let started = http
+        .post(server.at("/v1/workflows/flow/runs"))
+        .bearer_auth(&admin)
+        .json(&json!({"input": {"n": 21}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::CREATED);
+    let run: Value = started.json().await.unwrap();
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let events = follow(&http, &server, &run_id).await;
+    assert_eq!(events[0].0, "state");
+    // The stream ends with the run's end: its `run` event, or the opening
+    // state when the run had already ended.
+    let (last, data) = events.last().unwrap();
+    assert!(
+        last == "run" || (last == "state" && events.len() == 1),
+        "{events:?}"
+    );
+    assert_eq!(data["status"], "succeeded");
+    let state: Value = server.get(&http, &format!("/v1/runs/{run_id}")).await;
+    assert_eq!(state["output"], json!({"doubled": 42}));
+    assert_eq!(state["steps"][0]["attempts"][0]["status"], "succeeded");
+    let logs: Value = server.get(&http, &format!("/v1/runs/{run_id}/logs")).await;
+    assert!(
+        logs["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["step"] == "one" && l["message"] == "hello"),
+        "{logs}"
+    );
+
+    // The same idempotency key gives the same run; with another input, 409.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let response = http
+            .post(server.at("/v1/workflows/flow/runs"))
+            .bearer_auth(&admin)
+            .header("idempotency-key", "order-7")
+            .json(&json!({"input": {"n": 1}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let run: Value = response.json().await.unwrap();
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids[0], ids[1]);
+    let reused = http
+        .post(server.at("/v1/workflows/flow/runs"))
+        .bearer_auth(&admin)
+        .header("idempotency-key", "order-7")
+        .json(&json!({"input": {"n": 2}}))
+        .send()
+        .await
+        .unwrap();
+    problem(reused, StatusCode::CONFLICT, "conflict").await;
+
+    // Pagination: two runs, one per page.
+    let page: Value = server.get(&http, "/v1/runs?workflow=flow&limit=1").await;
+    assert_eq!(page["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(page["runs"][0]["id"], ids[0].as_str());
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let page: Value = server
+        .get(
+            &http,
+            &format!("/v1/runs?workflow=flow&limit=1&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(page["runs"][0]["id"], run_id.as_str());
+    assert!(page["next_cursor"].is_null());
+
+    // Metrics counted the run (its events reach the metrics a moment after
+    // the commit).
+    let finished = "baton_runs_finished_total{workflow=\"flow\",status=\"succeeded\"}";
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = http
+            .get(server.at("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(finished) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(metrics.contains(finished), "{metrics}");
+    assert!(metrics.contains("baton_step_duration_seconds_bucket"));
+    assert!(metrics.contains("baton_http_requests_total"));
+
+    // Stop and start again: everything is still there, and no new admin
+    // token was made.
+    assert!(server.stop().success());
+    let server = Server::start(&dir);
+    assert_eq!(server.token, admin);
+    let state: Value = server.get(&http, &format!("/v1/runs/{run_id}")).await;
+    assert_eq!(state["status"], "succeeded");
+    let workflow: Value = server.get(&http, "/v1/workflows/flow").await;
+    assert_eq!(workflow["version"], 1);
+    assert!(server.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+
+    let none = http.get(server.at("/v1/runs")).send().await.unwrap();
+    problem(none, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let bad = http
+        .get(server.at("/v1/runs"))
+        .bearer_auth("baton_nope")
+        .send()
+        .await
+        .unwrap();
+    problem(bad, StatusCode::UNAUTHORIZED, "unauthorized").await;
+
+    let mut tokens = std::collections::HashMap::new();
+    for role in ["viewer", "operator"] {
+        let created = http
+            .post(server.at("/v1/tokens"))
+            .bearer_auth(&server.token)
+            .json(&json!({"name": role, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let created: Value = created.json().await.unwrap();
+        tokens.insert(role, created["token"].as_str().unwrap().to_string());
+    }
+    let listed: Value = server.get(&http, "/v1/tokens").await;
+    assert!(!listed.to_string().contains(&tokens["viewer"]));
+
+    // The route x role matrix: (method, path, least role).
+    let routes = [
+        ("GET", "/v1/plugins", "viewer"),
+        ("POST", "/v1/plugins", "admin"),
+        ("DELETE", "/v1/plugins/x/1.0.0", "admin"),
+        ("GET", "/v1/workflows", "viewer"),
+        ("PUT", "/v1/workflows/x", "operator"),
+        ("GET", "/v1/runs", "viewer"),
+        ("POST", "/v1/workflows/x/runs", "operator"),
+        ("POST", "/v1/runs/x/cancel", "operator"),
+        ("POST", "/v1/runs/x/retry", "operator"),
+        ("GET", "/v1/tokens", "admin"),
+        ("POST", "/v1/tokens", "admin"),
+    ];
+    let rank = |role: &str| {
+        ["viewer", "operator", "admin"]
+            .iter()
+            .position(|r| *r == role)
+    };
+    for (method, path, least) in routes {
+        for (role, token) in [
+            ("viewer", &tokens["viewer"]),
+            ("operator", &tokens["operator"]),
+            ("admin", &server.token),
+        ] {
+            let response = http
+                .request(method.parse().unwrap(), server.at(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            if rank(role) < rank(least) {
+                assert_eq!(
+                    response.status(),
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} as {role}"
+                );
+            } else {
+                assert_ne!(
+                    response.status(),
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} as {role}"
+                );
+                assert!(
+                    !response.status().is_server_error(),
+                    "{method} {path} as {role}: {}",
+                    response.status()
+                );
+            }
+        }
+    }
+
+    // A revoked token stops working at once.
+    let revoked = http
+        .delete(server.at("/v1/tokens/viewer"))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let after = http
+        .get(server.at("/v1/runs"))
+        .bearer_auth(&tokens["viewer"])
+        .send()
+        .await
+        .unwrap();
+    problem(after, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert!(server.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_problem_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+    let admin = &server.token;
+    let send = |method: &str, path: &str, content_type: &str, body: Vec<u8>| {
+        http.request(method.parse().unwrap(), server.at(path))
+            .bearer_auth(admin)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    // Plugins: wrong type, not wasm, a core module, oversize.
+    let r = send("POST", "/v1/plugins", "application/json", b"{}".to_vec()).await;
+    problem(
+        r.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    )
+    .await;
+    let r = send("POST", "/v1/plugins", "application/wasm", b"hello".to_vec()).await;
+    problem(
+        r.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "plugin-refused",
+    )
+    .await;
+    let core = wat::parse_str("(module)").unwrap();
+    let r = send("POST", "/v1/plugins", "application/wasm", core).await;
+    problem(
+        r.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "plugin-refused",
+    )
+    .await;
+    let mut truncated = std::fs::read(GUESTS_TOOLBOX).unwrap();
+    truncated.truncate(truncated.len() / 2);
+    let r = send("POST", "/v1/plugins", "application/wasm", truncated).await;
+    problem(
+        r.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "plugin-refused",
+    )
+    .await;
+    let r = send(
+        "POST",
+        "/v1/plugins?version=banana",
+        "application/wasm",
+        b"\0asm".to_vec(),
+    )
+    .await;
+    problem(r.unwrap(), StatusCode::BAD_REQUEST, "bad-request").await;
+
+    // Workflows: malformed YAML, invalid document, name mismatch, unknown
+    // plugin, wrong type, oversize.
+    let r = send(
+        "PUT",
+        "/v1/workflows/w",
+        "application/yaml",
+        b"name: [".to_vec(),
+    )
+    .await;
+    problem(
+        r.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-workflow",
+    )
+    .await;
+    let doc =
+        "name: w\nsteps:\n  - id: a\n    uses: nope\n  - id: a\n    sleep: soon\n    needs: [zz]\n";
+    let r = send("PUT", "/v1/workflows/w", "application/yaml", doc.into()).await;
+    let body = problem(
+        r.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-workflow",
+    )
+    .await;
+    let errors = body["errors"].as_array().unwrap();
+    assert!(errors.len() >= 3, "{body}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["path"].is_string() && e["message"].is_string())
+    );
+    let r = send(
+        "PUT",
+        "/v1/workflows/other",
+        "application/yaml",
+        "name: w\nsteps: []\n".into(),
+    )
+    .await;
+    let body = problem(
+        r.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-workflow",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["path"], "name");
+    let r = send("PUT", "/v1/workflows/w", "image/png", b"x".to_vec()).await;
+    problem(
+        r.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    )
+    .await;
+    let huge = format!(
+        "name: w\ndescription: \"{}\"\nsteps: []\n",
+        "x".repeat(100_000)
+    );
+    let r = send("PUT", "/v1/workflows/w", "application/yaml", huge.into()).await;
+    problem(
+        r.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+    )
+    .await;
+
+    // Runs: unknown workflow, malformed JSON, unknown field, unknown ids,
+    // bad filters and cursors.
+    let r = send(
+        "POST",
+        "/v1/workflows/none/runs",
+        "application/json",
+        b"{}".to_vec(),
+    )
+    .await;
+    problem(r.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
+    let r = send(
+        "POST",
+        "/v1/workflows/w/runs",
+        "application/json",
+        b"{\"input\":".to_vec(),
+    )
+    .await;
+    problem(r.unwrap(), StatusCode::BAD_REQUEST, "bad-request").await;
+    let r = send(
+        "POST",
+        "/v1/workflows/w/runs",
+        "application/json",
+        b"{\"inptu\":1}".to_vec(),
+    )
+    .await;
+    problem(r.unwrap(), StatusCode::BAD_REQUEST, "bad-request").await;
+    let r = send("POST", "/v1/workflows/w/runs", "text/plain", b"{}".to_vec()).await;
+    problem(
+        r.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    )
+    .await;
+    for path in [
+        "/v1/runs/0190b6c8-8f4e-7cc4-9a51-0a3c6e2b9f10",
+        "/v1/runs/nope/logs",
+        "/v1/runs/nope/events",
+        "/v1/plugins/nope",
+        "/v1/plugins/nope/1.0.0",
+        "/v1/workflows/nope",
+        "/v1/workflows/nope/versions",
+        "/v1/nothing-here",
+    ] {
+        let r = http
+            .get(server.at(path))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        problem(r, StatusCode::NOT_FOUND, "not-found").await;
+    }
+    for path in ["/v1/runs?cursor=garbage", "/v1/runs?cursor=1.not-a-uuid"] {
+        let r = http
+            .get(server.at(path))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        problem(r, StatusCode::BAD_REQUEST, "invalid-cursor").await;
+    }
+    for path in [
+        "/v1/runs?status=sleepy",
+        "/v1/runs?limit=0",
+        "/v1/runs?since=yesterday",
+        "/v1/runs?colour=red",
+    ] {
+        let r = http
+            .get(server.at(path))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        problem(r, StatusCode::BAD_REQUEST, "bad-request").await;
+    }
+    let r = http
+        .delete(server.at("/v1/runs"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed").await;
+
+    // Nothing was written, and the server still answers.
+    for path in ["/v1/plugins", "/v1/workflows"] {
+        let listed: Value = server.get(&http, path).await;
+        assert_eq!(listed, json!([]), "{path}");
+    }
+    let runs: Value = server.get(&http, "/v1/runs").await;
+    assert_eq!(runs["runs"], json!([]));
+    assert!(server.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let document: Value = reqwest::get(server.at("/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/v1/plugins", &["get", "post"][..]),
+        ("/v1/plugins/{name}", &["get"]),
+        ("/v1/plugins/{name}/{version}", &["get", "delete"]),
+        ("/v1/workflows", &["get"]),
+        ("/v1/workflows/{name}", &["get", "put"]),
+        ("/v1/workflows/{name}/versions", &["get"]),
+        ("/v1/workflows/{name}/runs", &["post"]),
+        ("/v1/runs", &["get"]),
+        ("/v1/runs/{id}", &["get"]),
+        ("/v1/runs/{id}/logs", &["get"]),
+        ("/v1/runs/{id}/events", &["get"]),
+        ("/v1/runs/{id}/cancel", &["post"]),
+        ("/v1/runs/{id}/retry", &["post"]),
+        ("/v1/tokens", &["get", "post"]),
+        ("/v1/tokens/{name}", &["delete"]),
+        ("/v1/openapi.json", &["get"]),
+        ("/healthz", &["get"]),
+        ("/readyz", &["get"]),
+        ("/metrics", &["get"]),
+    ] {
+        for method in methods {
+            assert!(
+                paths.get(path).and_then(|p| p.get(method)).is_some(),
+                "{method} {path} missing"
+            );
+        }
+    }
+    assert!(document["components"]["schemas"]["Problem"].is_object());
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    // A real validator (openapi-spec-validator, from PyPI; `.ci/run`
+    // installs it).
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_string(&document).unwrap()).unwrap();
+    let checked = Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python3 with openapi-spec-validator (pip install openapi-spec-validator)");
+    assert!(
+        checked.status.success(),
+        "the OpenAPI document is not valid:\n{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(server.stop().success());
+}
