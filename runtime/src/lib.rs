@@ -42,6 +42,7 @@
 //! # }
 //! ```
 
+pub mod client;
 pub mod engine;
 pub mod server;
 pub mod store;

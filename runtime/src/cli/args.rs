@@ -31,6 +31,208 @@ pub(crate) enum Command {
     /// `./baton-data`). On first start it creates an admin token, prints it
     /// once and writes it to `<data-dir>/admin-token` (mode 0600).
     Serve(ServeArgs),
+    /// Start, list, follow and manage runs on a server.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Manage access tokens on a server (admin).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// How to reach a server.
+#[derive(Debug, Args)]
+pub(crate) struct Remote {
+    /// The server's URL.
+    #[arg(long, env = "BATON_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+
+    /// An API token.
+    #[arg(long, env = "BATON_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Print the server's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunCommand {
+    /// Start a run of a workflow and print it (with --watch, follow it).
+    Start(RunStartArgs),
+    /// List runs, newest first.
+    List(RunListArgs),
+    /// Show a run with its steps.
+    Show(RunIdArgs),
+    /// Print a run's log lines.
+    Logs(RunLogsArgs),
+    /// Cancel a run.
+    Cancel(RunIdArgs),
+    /// Retry a failed or cancelled run from the steps that did not succeed.
+    Retry(RunIdArgs),
+    /// Follow a run's steps live until it ends.
+    ///
+    /// Exit status: 0 it succeeded, 1 it failed or was cancelled.
+    Watch(RunIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunStartArgs {
+    /// Workflow name.
+    pub workflow: String,
+
+    /// The run's input, as JSON.
+    #[arg(long, default_value = "{}", conflicts_with = "input_file")]
+    pub input: String,
+
+    /// Read the input from this file ('-' for stdin).
+    #[arg(long)]
+    pub input_file: Option<PathBuf>,
+
+    /// Start this version of the workflow instead of the newest.
+    #[arg(long, value_name = "N")]
+    pub workflow_version: Option<i64>,
+
+    /// Starting again with the same key returns the same run.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+
+    /// Follow the run until it ends (exit status as for `run watch`).
+    #[arg(long)]
+    pub watch: bool,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunListArgs {
+    /// Only runs of this workflow.
+    #[arg(long)]
+    pub workflow: Option<String>,
+
+    /// Only runs with this status.
+    #[arg(long)]
+    pub status: Option<String>,
+
+    /// At most this many runs.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+
+    /// Continue after a previous listing (its `next_cursor`).
+    #[arg(long)]
+    pub cursor: Option<String>,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunIdArgs {
+    /// Run id.
+    pub id: String,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunLogsArgs {
+    /// Run id.
+    pub id: String,
+
+    /// Only this step's lines.
+    #[arg(long)]
+    pub step: Option<String>,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a token and print it (shown only once).
+    Create(TokenCreateArgs),
+    /// List tokens (never their secrets).
+    List(RemoteOnly),
+    /// Revoke a token; it stops working at once.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenCreateArgs {
+    /// Unique among live tokens.
+    #[arg(long)]
+    pub name: String,
+
+    /// admin, operator or viewer.
+    #[arg(long)]
+    pub role: String,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenRevokeArgs {
+    /// The token's name.
+    pub name: String,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoteOnly {
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// The component (.wasm).
+    pub file: PathBuf,
+
+    /// Register under this name instead of the one it describes.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Register as this version instead of the one it describes.
+    #[arg(long = "as-version", value_name = "VERSION")]
+    pub as_version: Option<String>,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PluginShowArgs {
+    /// `name` (every version) or `name@version`.
+    pub plugin: String,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The workflow file (YAML or JSON); saved under the name it gives.
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkflowShowArgs {
+    /// Workflow name.
+    pub name: String,
+
+    /// A version; the newest without it.
+    #[arg(long, value_name = "N")]
+    pub workflow_version: Option<i64>,
+
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +274,12 @@ pub(crate) enum WorkflowCommand {
     Resume(ResumeArgs),
     /// Check a workflow file against the given plugins, without running it.
     Validate(ValidateArgs),
+    /// Save a workflow file on a server as a new version.
+    Apply(ApplyArgs),
+    /// List the workflows on a server.
+    List(RemoteOnly),
+    /// Show a workflow version on a server.
+    Show(WorkflowShowArgs),
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +379,12 @@ pub(crate) enum PluginCommand {
     Run(RunArgs),
     /// Print what a plugin component says about itself (`describe`).
     Inspect(InspectArgs),
+    /// Upload a plugin component to a server.
+    Push(PushArgs),
+    /// List the plugins on a server.
+    List(RemoteOnly),
+    /// Show a plugin's versions, or one version, on a server.
+    Show(PluginShowArgs),
 }
 
 #[derive(Debug, Args)]
@@ -255,4 +469,14 @@ fn parse_size(text: &str) -> Result<u64, String> {
         return Err("must be above zero".into());
     }
     Ok(size.as_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_grammar_holds_together() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -5,6 +5,7 @@ mod args;
 mod embedded;
 mod plugin;
 mod progress;
+mod remote;
 mod serve;
 mod workflow;
 
@@ -54,6 +55,8 @@ pub(crate) fn main() -> ExitCode {
             Command::Plugin(command) => plugin::run(command).await,
             Command::Workflow(command) => workflow::run(command).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Run(command) => remote::runs::run(command).await,
+            Command::Token(command) => remote::tokens::run(command).await,
         }
     })
 }

@@ -22,6 +22,9 @@ pub(crate) async fn run(command: PluginCommand) -> ExitCode {
     match command {
         PluginCommand::Run(args) => run_plugin(args).await,
         PluginCommand::Inspect(args) => inspect(args).await,
+        PluginCommand::Push(args) => super::remote::registry::push(args).await,
+        PluginCommand::List(args) => super::remote::registry::list_plugins(args).await,
+        PluginCommand::Show(args) => super::remote::registry::show_plugin(args).await,
     }
 }
 

@@ -22,6 +22,9 @@ pub(crate) async fn run(command: WorkflowCommand) -> ExitCode {
         WorkflowCommand::Run(args) => run_workflow(args).await,
         WorkflowCommand::Resume(args) => resume(args).await,
         WorkflowCommand::Validate(args) => validate(args).await,
+        WorkflowCommand::Apply(args) => return super::remote::registry::apply(args).await,
+        WorkflowCommand::List(args) => return super::remote::registry::list_workflows(args).await,
+        WorkflowCommand::Show(args) => return super::remote::registry::show_workflow(args).await,
     };
     result.unwrap_or_else(|(code, message)| {
         eprintln!("error: {message}");

@@ -91,6 +91,8 @@ pub(crate) struct Shared<S: Store> {
     pub queue_seq: Arc<std::sync::atomic::AtomicI64>,
     /// Callers waiting for runs to end.
     pub waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
+    /// Set when running attempts are interrupted because the process stops.
+    pub releasing: std::sync::atomic::AtomicBool,
 }
 
 impl<S: Store> Shared<S> {
@@ -146,6 +148,7 @@ impl<S: Store> Engine<S> {
             running: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             queue_seq: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            releasing: std::sync::atomic::AtomicBool::new(false),
         });
         let (commands, receiver) = mpsc::channel(COMMAND_BUFFER);
         let handle = writer::spawn(shared.clone(), receiver, commands.downgrade()).await?;
@@ -239,9 +242,34 @@ impl<S: Store> Engine<S> {
     /// Stops claiming work, waits for running attempts to finish and be
     /// committed, then stops the writer.
     pub async fn shutdown(&self) {
-        let (reply, done) = oneshot::channel();
+        self.shutdown_within(None).await;
+    }
+
+    /// Like [`shutdown`](Engine::shutdown), but attempts still running after
+    /// `grace` are interrupted and their steps put back in the queue (the
+    /// attempt is recorded as abandoned, not failed), to run again when an
+    /// engine starts on the database. Returns how many were put back.
+    pub async fn shutdown_within(&self, grace: Option<std::time::Duration>) -> usize {
+        let mut released = 0;
+        let (reply, mut done) = oneshot::channel();
         if self.commands.send(Command::Shutdown(reply)).await.is_ok() {
-            let _ = done.await;
+            let finished = match grace {
+                Some(grace) => tokio::time::timeout(grace, &mut done).await.is_ok(),
+                None => false,
+            };
+            if !finished {
+                if grace.is_some() {
+                    self.shared
+                        .releasing
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    let running = self.shared.running();
+                    released = running.len();
+                    for token in running.values() {
+                        token.cancel();
+                    }
+                }
+                let _ = done.await;
+            }
         }
         let handle = self
             .writer
@@ -251,5 +279,6 @@ impl<S: Store> Engine<S> {
         if let Some(handle) = handle {
             let _ = handle.await;
         }
+        released
     }
 }

@@ -86,6 +86,10 @@ pub(crate) struct Outcome {
     pub elapsed_ms: i64,
 }
 
+/// The failure kind of an attempt interrupted because the process stops:
+/// its row goes back to the queue instead of failing.
+pub(crate) const RELEASED: &str = "released";
+
 /// Runs the attempt unless `cancel` fires first.
 pub(crate) async fn execute<S: Store>(
     shared: Arc<Shared<S>>,
@@ -96,7 +100,11 @@ pub(crate) async fn execute<S: Store>(
     let mut outcome = tokio::select! {
         outcome = invoke(&shared, &task) => outcome,
         () = cancel.cancelled() => Outcome {
-            result: Err(Failure::permanent("cancelled", "the run was cancelled or failed while the step ran")),
+            result: Err(if shared.releasing.load(std::sync::atomic::Ordering::Relaxed) {
+                Failure::permanent(RELEASED, "the process stopped before this attempt finished; the step runs again when it restarts")
+            } else {
+                Failure::permanent("cancelled", "the run was cancelled or failed while the step ran")
+            }),
             logs: None,
             logs_dropped: 0,
             elapsed_ms: 0,

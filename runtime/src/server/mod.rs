@@ -117,14 +117,13 @@ pub async fn serve(
         })
         .await?;
     tracing::info!("stopped accepting requests; waiting for running steps");
-    if tokio::time::timeout(config.grace, engine.shutdown())
-        .await
-        .is_err()
-    {
+    let released = engine.shutdown_within(Some(config.grace)).await;
+    if released > 0 {
         tracing::warn!(
-            running = engine.running_attempts(),
+            steps = released,
             grace = ?config.grace,
-            "steps still running after the grace period; they run again when Baton restarts"
+            "steps still running after the grace period were put back in the queue; \
+             they run again when Baton restarts"
         );
     }
     follower.abort();

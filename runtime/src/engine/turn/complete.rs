@@ -30,7 +30,18 @@ impl<'s, S: Store> Turn<'s, S> {
                 result = Err(Failure::permanent("payload-too-large", e.to_string()));
             }
         }
+        // Released at shutdown: not a failure; the step runs again later.
+        let released = ours
+            && result
+                .as_ref()
+                .is_err_and(|f| f.kind == super::super::worker::RELEASED);
         let (status, output, kind, message) = match (&result, ours) {
+            (Err(f), true) if released => (
+                "abandoned",
+                None,
+                Some(f.kind.clone()),
+                Some(f.message.clone()),
+            ),
             (_, false) => (
                 "cancelled",
                 None,
@@ -62,6 +73,9 @@ impl<'s, S: Store> Turn<'s, S> {
             started_at: 0,
             finished_at: Some(self.now),
         });
+        if released && let Some(row) = current {
+            return self.requeue(row).await;
+        }
         if let Some(row) = current.as_ref().filter(|_| ours) {
             self.effects.events.push(EngineEvent::Attempt {
                 run_id: key.run_id.clone(),

@@ -87,7 +87,7 @@ impl<'s, S: Store> Turn<'s, S> {
         let rows = self.db.tx.expired_leases(horizon).await?;
         let rows = self.db.adopt(rows);
         let mut count = 0;
-        for mut row in rows {
+        for row in rows {
             if row.status != StepStatus::Running
                 || row.lease_owner.as_deref() == Some(self.shared.owner.as_str())
             {
@@ -111,12 +111,18 @@ impl<'s, S: Store> Turn<'s, S> {
                 started_at: 0,
                 finished_at: Some(self.now),
             });
-            row.status = StepStatus::Ready;
-            row.due_at = Some(self.now);
-            row.lease_owner = None;
-            row.lease_until = None;
-            self.put(&row).await?;
+            self.requeue(row).await?;
         }
         Ok(count)
+    }
+
+    /// Puts a row whose attempt was abandoned back in the queue, due now;
+    /// the abandoned attempt does not count as a failure.
+    pub(super) async fn requeue(&mut self, mut row: StepRecord) -> Result<()> {
+        row.status = StepStatus::Ready;
+        row.due_at = Some(self.now);
+        row.lease_owner = None;
+        row.lease_until = None;
+        self.put(&row).await
     }
 }

@@ -1,0 +1,223 @@
+//! A client of Baton's HTTP API, as the `baton` CLI uses it.
+//!
+//! Each method is one request; answers are returned as JSON values (the
+//! shapes are in the OpenAPI document), and every error answer as the
+//! server's [`Problem`](ClientError::Problem), so callers can show its
+//! detail. [`Client::follow`] reads a run's Server-Sent Events.
+
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::Value;
+
+/// What went wrong talking to the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with a problem document.
+    #[error("{title} ({status}): {detail}{}", errors_text(.errors))]
+    Problem {
+        /// HTTP status.
+        status: u16,
+        /// The problem's `type`.
+        kind: String,
+        /// Its title.
+        title: String,
+        /// Its detail.
+        detail: String,
+        /// Field problems (`path: message`), for documents.
+        errors: Vec<String>,
+    },
+    /// The server could not be reached, or the connection broke.
+    #[error("cannot reach {url}: {message}")]
+    Unreachable {
+        /// The server's URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The server answered something that is not the API's.
+    #[error("unexpected answer from the server: {0}")]
+    Unexpected(String),
+    /// The request could not be made (bad URL, unreadable file).
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn errors_text(errors: &[String]) -> String {
+    errors.iter().map(|e| format!("\n  {e}")).collect()
+}
+
+/// Result of a client call.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// One event of a run's stream: its name (`state`, `run`, `step`,
+/// `attempt`) and JSON data.
+#[derive(Debug, Clone)]
+pub struct RunEvent {
+    /// Event name.
+    pub name: String,
+    /// Its data.
+    pub data: Value,
+}
+
+/// A client of one server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client of the server at `base` (such as `http://127.0.0.1:8080`).
+    pub fn new(base: &str, token: Option<String>) -> Result<Client> {
+        let base = base.trim_end_matches('/').to_string();
+        let parsed = reqwest::Url::parse(&base)
+            .map_err(|e| ClientError::Usage(format!("invalid server URL {base:?}: {e}")))?;
+        if parsed.scheme() != "http" {
+            return Err(ClientError::Usage(format!(
+                "invalid server URL {base:?}: only http:// is supported (put a TLS proxy in front \
+                 of Baton for https)"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ClientError::Usage(format!("cannot set up HTTP: {e}")))?;
+        Ok(Client { base, token, http })
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> ClientError {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(inner) = source {
+            message = format!("{message}: {inner}");
+            source = inner.source();
+        }
+        ClientError::Unreachable {
+            url: self.base.clone(),
+            message,
+        }
+    }
+
+    async fn send(&self, builder: RequestBuilder) -> Result<reqwest::Response> {
+        let response = builder.send().await.map_err(|e| self.unreachable(&e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(problem(response).await)
+    }
+
+    async fn json(&self, builder: RequestBuilder) -> Result<Value> {
+        let response = self.send(builder).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| ClientError::Unexpected(e.to_string()))
+    }
+
+    /// GET a JSON resource.
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        self.json(self.request(Method::GET, path)).await
+    }
+
+    /// POST a JSON body.
+    pub async fn post(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Result<Value> {
+        let mut builder = self.request(Method::POST, path).json(body);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.json(builder).await
+    }
+
+    /// POST or PUT raw bytes with a content type.
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Value> {
+        let builder = self
+            .request(method, path)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        self.json(builder).await
+    }
+
+    /// DELETE a resource.
+    pub async fn delete(&self, path: &str) -> Result<Value> {
+        self.json(self.request(Method::DELETE, path)).await
+    }
+
+    /// A run's events until it ends.
+    pub async fn follow(
+        &self,
+        run_id: &str,
+    ) -> Result<impl Stream<Item = Result<RunEvent>> + use<>> {
+        use eventsource_stream::Eventsource;
+        let response = self
+            .send(self.request(Method::GET, &format!("/v1/runs/{run_id}/events")))
+            .await?;
+        let base = self.base.clone();
+        Ok(response.bytes_stream().eventsource().map(move |event| {
+            let event = event.map_err(|e| ClientError::Unreachable {
+                url: base.clone(),
+                message: format!("the event stream broke: {e}"),
+            })?;
+            let data = serde_json::from_str(&event.data)
+                .map_err(|e| ClientError::Unexpected(format!("event data: {e}")))?;
+            Ok(RunEvent {
+                name: event.event,
+                data,
+            })
+        }))
+    }
+}
+
+/// Reads an error answer as a problem (or describes what came instead).
+async fn problem(response: reqwest::Response) -> ClientError {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<Value>(&text) {
+        Ok(body) if body.get("type").is_some() => ClientError::Problem {
+            status: status.as_u16(),
+            kind: body["type"].as_str().unwrap_or_default().to_string(),
+            title: body["title"].as_str().unwrap_or("Error").to_string(),
+            detail: body["detail"].as_str().unwrap_or_default().to_string(),
+            errors: body["errors"]
+                .as_array()
+                .map(|errors| {
+                    errors
+                        .iter()
+                        .map(|e| {
+                            let path = e["path"].as_str().unwrap_or_default();
+                            let message = e["message"].as_str().unwrap_or_default();
+                            if path.is_empty() {
+                                message.to_string()
+                            } else {
+                                format!("{path}: {message}")
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        _ => ClientError::Unexpected(format!(
+            "{status}: {}",
+            text.chars().take(200).collect::<String>()
+        )),
+    }
+}
