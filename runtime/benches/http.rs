@@ -13,7 +13,7 @@
 //! - `trivial`: one trivial plugin step (each start also runs a step).
 //!
 //! `cargo bench -p baton --bench http [-- parked|trivial]`; set
-//! `BENCH_SECONDS` (default 10) and `BENCH_CONNECTIONS` (default 64).
+//! `BENCH_SECONDS` (default 10) and `BENCH_CONNECTIONS` (default 32).
 
 #![allow(
     clippy::unwrap_used,
@@ -112,7 +112,7 @@ fn count_runs(server: &Server, workflow: &str) -> usize {
 
 fn bench(name: &str, workflow: &str) {
     let seconds = std::env::var("BENCH_SECONDS").unwrap_or_else(|_| "10".into());
-    let connections = std::env::var("BENCH_CONNECTIONS").unwrap_or_else(|_| "64".into());
+    let connections = std::env::var("BENCH_CONNECTIONS").unwrap_or_else(|_| "32".into());
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
     let plugin = format!("@{}", baton_test_programs::GUESTS_TOOLBOX);
