@@ -39,7 +39,13 @@ pub(crate) fn main() -> ExitCode {
     }
 
     let cli = Cli::parse();
-    init_tracing(cli.log_json);
+    // A server reports what it does; one-shot commands only what goes wrong.
+    let level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_tracing(cli.log_json, level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,9 +67,9 @@ pub(crate) fn main() -> ExitCode {
     })
 }
 
-fn init_tracing(json: bool) {
+fn init_tracing(json: bool, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
