@@ -347,6 +347,14 @@ async fn roles_and_tokens() {
 
     // The route x role matrix: (method, path, least role).
     let routes = [
+        ("GET", "/v1/plugins/x", "viewer"),
+        ("GET", "/v1/plugins/x/1.0.0", "viewer"),
+        ("GET", "/v1/workflows/x", "viewer"),
+        ("GET", "/v1/workflows/x/versions", "viewer"),
+        ("GET", "/v1/runs/x", "viewer"),
+        ("GET", "/v1/runs/x/logs", "viewer"),
+        ("GET", "/v1/runs/x/events", "viewer"),
+        ("DELETE", "/v1/tokens/nobody", "admin"),
         ("GET", "/v1/plugins", "viewer"),
         ("POST", "/v1/plugins", "admin"),
         ("DELETE", "/v1/plugins/x/1.0.0", "admin"),
@@ -886,5 +894,80 @@ async fn a_step_still_running_after_the_grace_period_runs_again_after_a_restart(
     assert_eq!(attempts[0]["status"], "abandoned");
     assert_eq!(attempts[0]["error_kind"], "released");
     assert_eq!(attempts[1]["status"], "succeeded");
+    assert!(server.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_plugins_are_refused_or_contained() {
+    use baton_test_programs::{GUESTS_EVIL_IMPORT, GUESTS_HOSTILE, GUESTS_WRONG_WORLD};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+    let upload = |path: &str| {
+        http.post(server.at("/v1/plugins"))
+            .bearer_auth(&server.token)
+            .header("content-type", "application/wasm")
+            .body(std::fs::read(path).unwrap())
+            .send()
+    };
+    // Components of another world, or importing what Baton never links.
+    for path in [GUESTS_WRONG_WORLD, GUESTS_EVIL_IMPORT] {
+        let refused = upload(path).await.unwrap();
+        let body = problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused").await;
+        assert!(!body["detail"].as_str().unwrap().is_empty());
+    }
+    // A valid plugin that misbehaves when it runs: each attack fails its
+    // step with a classified error; the server carries on.
+    assert_eq!(
+        upload(GUESTS_HOSTILE).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let mut flow = String::from("name: attacks\nsteps:\n");
+    for attack in ["panic", "memory-bomb", "not-json", "giant-output"] {
+        flow.push_str(&format!(
+            "  - id: {}\n    uses: hostile\n    with: {{ attack: {attack} }}\n    on_error: continue\n",
+            attack.replace('-', "_")
+        ));
+    }
+    let saved = http
+        .put(server.at("/v1/workflows/attacks"))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/yaml")
+        .body(flow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::CREATED);
+    let run: Value = http
+        .post(server.at("/v1/workflows/attacks/runs"))
+        .bearer_auth(&server.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = run["id"].as_str().unwrap().to_string();
+    follow(&http, &server, &id).await;
+    let state = server.get(&http, &format!("/v1/runs/{id}")).await;
+    let kinds: Vec<&str> = state["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["error"]["kind"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "trap",
+            "memory-limit-exceeded",
+            "invalid-output",
+            "invalid-output"
+        ],
+        "{state}"
+    );
+    let health = http.get(server.at("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
     assert!(server.stop().success());
 }

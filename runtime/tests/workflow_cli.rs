@@ -229,3 +229,15 @@ fn a_data_directory_serves_one_process_at_a_time() {
         text(&second.stderr)
     );
 }
+
+#[test]
+fn the_example_workflow_validates_against_the_example_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/workflows/hello.yaml"
+    );
+    let greet = format!("greet={}", baton_test_programs::EXAMPLES_GREET);
+    let out = baton(&["workflow", "validate", example, PLUGIN, &greet], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
