@@ -278,6 +278,17 @@ async fn upload_save_run_follow_restart() {
         .await;
     assert_eq!(page["runs"][0]["id"], run_id.as_str());
     assert!(page["next_cursor"].is_null());
+    // Time filters.
+    let all = server
+        .get(&http, "/v1/runs?since=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(all["runs"].as_array().unwrap().len(), 2);
+    let none = server
+        .get(&http, "/v1/runs?until=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(none["runs"], json!([]));
+    let failed = server.get(&http, "/v1/runs?status=failed").await;
+    assert_eq!(failed["runs"], json!([]));
 
     // Metrics counted the run (its events reach the metrics a moment after
     // the commit).
@@ -675,6 +686,13 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
     assert!(document["components"]["schemas"]["Problem"].is_object());
+    // Every /v1 operation documents its problems, the common ones too.
+    let start = &paths["/v1/workflows/{name}/runs"]["post"]["responses"];
+    for status in [
+        "201", "400", "401", "403", "404", "409", "413", "415", "422", "500", "503",
+    ] {
+        assert!(start.get(status).is_some(), "POST .../runs lacks {status}");
+    }
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
     // A real validator (openapi-spec-validator, from PyPI; `.ci/run`
     // installs it).

@@ -53,6 +53,51 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The answers any `/v1` operation can give besides its own: a body over
+/// the limit (when it takes one), a database that does not answer or a
+/// server shutting down, and a fault of Baton itself.
+fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in &mut openapi.paths.paths {
+        if !path.starts_with("/v1/") || path == "/v1/openapi.json" {
+            continue;
+        }
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let responses = &mut operation.responses.responses;
+            if operation.request_body.is_some() {
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| problem("Over the body size limit").into());
+            }
+            responses
+                .entry("500".into())
+                .or_insert_with(|| problem("A fault of Baton itself").into());
+            responses.entry("503".into()).or_insert_with(|| {
+                problem("The database does not answer, or the server is shutting down").into()
+            });
+        }
+    }
+}
+
 /// Every route, and the OpenAPI document that describes them.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let max_body = state.limits.max_body;
@@ -76,6 +121,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
         .split_for_parts();
+    add_common_responses(&mut api);
     api.paths
         .paths
         .insert("/v1/openapi.json".into(), openapi_path_item());
