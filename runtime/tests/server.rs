@@ -70,6 +70,44 @@ impl Server {
         format!("{}{path}", self.url)
     }
 
+    /// Uploads a component as the admin; the answer.
+    async fn upload(&self, http: &reqwest::Client, path: &str) -> reqwest::Response {
+        http.post(self.at("/v1/plugins"))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/wasm")
+            .body(std::fs::read(path).unwrap())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Saves a workflow as the admin, which must succeed.
+    async fn save(&self, http: &reqwest::Client, name: &str, yaml: &str) {
+        let saved = http
+            .put(self.at(&format!("/v1/workflows/{name}")))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/yaml")
+            .body(yaml.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), StatusCode::CREATED);
+    }
+
+    /// Starts a run as the admin; its id.
+    async fn start_run(&self, http: &reqwest::Client, name: &str) -> String {
+        let started = http
+            .post(self.at(&format!("/v1/workflows/{name}/runs")))
+            .bearer_auth(&self.token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), StatusCode::CREATED);
+        let run: Value = started.json().await.unwrap();
+        run["id"].as_str().unwrap().to_string()
+    }
+
     /// GET as the admin; the JSON body of a 200.
     async fn get(&self, http: &reqwest::Client, path: &str) -> Value {
         let response = http
@@ -857,38 +895,11 @@ async fn a_step_still_running_after_the_grace_period_runs_again_after_a_restart(
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(&dir, &["--grace", "200ms"]);
     let http = reqwest::Client::new();
-    let admin = server.token.clone();
-    let wasm = std::fs::read(GUESTS_TOOLBOX).unwrap();
-    let uploaded = http
-        .post(server.at("/v1/plugins"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/wasm")
-        .body(wasm)
-        .send()
-        .await
-        .unwrap();
+    let uploaded = server.upload(&http, GUESTS_TOOLBOX).await;
     assert_eq!(uploaded.status(), StatusCode::CREATED);
     let flow = "name: slow\nsteps:\n  - id: spin\n    uses: toolbox\n    with: { spin_ms: 1500, spin_before_attempt: 2, value: 7 }\n";
-    let saved = http
-        .put(server.at("/v1/workflows/slow"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/yaml")
-        .body(flow)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), StatusCode::CREATED);
-    let run: Value = http
-        .post(server.at("/v1/workflows/slow/runs"))
-        .bearer_auth(&admin)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = run["id"].as_str().unwrap().to_string();
+    server.save(&http, "slow", flow).await;
+    let id = server.start_run(&http, "slow").await;
     // Wait until the attempt runs, then stop the server.
     loop {
         let state = server.get(&http, &format!("/v1/runs/{id}")).await;
@@ -921,23 +932,16 @@ async fn hostile_plugins_are_refused_or_contained() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir);
     let http = reqwest::Client::new();
-    let upload = |path: &str| {
-        http.post(server.at("/v1/plugins"))
-            .bearer_auth(&server.token)
-            .header("content-type", "application/wasm")
-            .body(std::fs::read(path).unwrap())
-            .send()
-    };
     // Components of another world, or importing what Baton never links.
     for path in [GUESTS_WRONG_WORLD, GUESTS_EVIL_IMPORT] {
-        let refused = upload(path).await.unwrap();
+        let refused = server.upload(&http, path).await;
         let body = problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused").await;
         assert!(!body["detail"].as_str().unwrap().is_empty());
     }
     // A valid plugin that misbehaves when it runs: each attack fails its
     // step with a classified error; the server carries on.
     assert_eq!(
-        upload(GUESTS_HOSTILE).await.unwrap().status(),
+        server.upload(&http, GUESTS_HOSTILE).await.status(),
         StatusCode::CREATED
     );
     let mut flow = String::from("name: attacks\nsteps:\n");
@@ -947,26 +951,8 @@ async fn hostile_plugins_are_refused_or_contained() {
             attack.replace('-', "_")
         ));
     }
-    let saved = http
-        .put(server.at("/v1/workflows/attacks"))
-        .bearer_auth(&server.token)
-        .header("content-type", "application/yaml")
-        .body(flow)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), StatusCode::CREATED);
-    let run: Value = http
-        .post(server.at("/v1/workflows/attacks/runs"))
-        .bearer_auth(&server.token)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = run["id"].as_str().unwrap().to_string();
+    server.save(&http, "attacks", &flow).await;
+    let id = server.start_run(&http, "attacks").await;
     follow(&http, &server, &id).await;
     let state = server.get(&http, &format!("/v1/runs/{id}")).await;
     let kinds: Vec<&str> = state["steps"]

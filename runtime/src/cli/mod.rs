@@ -3,6 +3,7 @@
 
 mod args;
 mod embedded;
+mod input;
 mod plugin;
 mod progress;
 mod remote;

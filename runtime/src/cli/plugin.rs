@@ -2,7 +2,6 @@
 //! loop, running a component locally with the same executor and limits the
 //! server uses.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -122,18 +121,7 @@ async fn load(
 }
 
 fn read_input(args: &RunArgs) -> Result<String, String> {
-    let text = match &args.input_file {
-        None => args.input.clone(),
-        Some(path) if path.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read the input from stdin: {e}"))?;
-            text
-        }
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the input file {}: {e}", path.display()))?,
-    };
+    let text = super::input::input_text(&args.input, args.input_file.as_deref())?;
     serde_json::from_str::<serde::de::IgnoredAny>(&text)
         .map_err(|e| format!("the input is not valid JSON: {e}"))?;
     Ok(text)

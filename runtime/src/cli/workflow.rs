@@ -89,14 +89,7 @@ async fn add_plugins(engine: &Engine<SqliteStore>, files: &PluginFiles) -> Resul
 }
 
 fn read(path: &Path) -> Result<String, Failed> {
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map_err(|e| (EXIT_USAGE, format!("cannot read stdin: {e}")))?;
-        return Ok(text);
-    }
-    std::fs::read_to_string(path)
-        .map_err(|e| (EXIT_USAGE, format!("cannot read {}: {e}", path.display())))
+    super::input::read_text(path).map_err(|e| (EXIT_USAGE, e))
 }
 
 fn inputs(args: &WorkflowRunArgs) -> Result<Vec<serde_json::Value>, Failed> {

@@ -1,6 +1,5 @@
 //! `baton run start|list|show|logs|cancel|retry|watch` against a server.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use baton::client::Client;
@@ -29,18 +28,8 @@ pub(crate) async fn run(command: RunCommand) -> ExitCode {
 }
 
 fn input(args: &RunStartArgs) -> Result<Value, Failed> {
-    let text = match &args.input_file {
-        None => args.input.clone(),
-        Some(path) if path.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| Failed::usage(format!("cannot read stdin: {e}")))?;
-            text
-        }
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failed::usage(format!("cannot read {}: {e}", path.display())))?,
-    };
+    let text = crate::cli::input::input_text(&args.input, args.input_file.as_deref())
+        .map_err(Failed::usage)?;
     serde_json::from_str(&text).map_err(|e| Failed::usage(format!("the input is not JSON: {e}")))
 }
 
