@@ -44,6 +44,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod events;
 pub mod server;
 pub mod store;
 pub mod wasm;

@@ -9,138 +9,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use baton_test_programs::GUESTS_TOOLBOX;
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::BATON;
-
-/// A running `baton serve`.
-struct Server {
-    child: Child,
-    url: String,
-    token: String,
-}
-
-impl Server {
-    fn start(dir: &tempfile::TempDir) -> Server {
-        Server::start_with(dir, &[])
-    }
-
-    fn start_with(dir: &tempfile::TempDir, extra: &[&str]) -> Server {
-        let mut child = Command::new(BATON)
-            .args(["serve", "--listen", "127.0.0.1:0", "--max-body", "64KiB"])
-            .args(extra)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .env("BATON_CACHE_DIR", dir.path().join("cache"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("baton listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        let token = std::fs::read_to_string(dir.path().join("data/admin-token"))
-            .unwrap()
-            .trim()
-            .to_string();
-        Server { child, url, token }
-    }
-
-    /// SIGTERM, then the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        // SAFETY: kill(2) on our own child's pid; no memory involved.
-        unsafe {
-            libc::kill(i32::try_from(self.child.id()).unwrap(), libc::SIGTERM);
-        }
-        self.child.wait().unwrap()
-    }
-
-    fn at(&self, path: &str) -> String {
-        format!("{}{path}", self.url)
-    }
-
-    /// Uploads a component as the admin; the answer.
-    async fn upload(&self, http: &reqwest::Client, path: &str) -> reqwest::Response {
-        http.post(self.at("/v1/plugins"))
-            .bearer_auth(&self.token)
-            .header("content-type", "application/wasm")
-            .body(std::fs::read(path).unwrap())
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Saves a workflow as the admin, which must succeed.
-    async fn save(&self, http: &reqwest::Client, name: &str, yaml: &str) {
-        let saved = http
-            .put(self.at(&format!("/v1/workflows/{name}")))
-            .bearer_auth(&self.token)
-            .header("content-type", "application/yaml")
-            .body(yaml.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(saved.status(), StatusCode::CREATED);
-    }
-
-    /// Starts a run as the admin; its id.
-    async fn start_run(&self, http: &reqwest::Client, name: &str) -> String {
-        let started = http
-            .post(self.at(&format!("/v1/workflows/{name}/runs")))
-            .bearer_auth(&self.token)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(started.status(), StatusCode::CREATED);
-        let run: Value = started.json().await.unwrap();
-        run["id"].as_str().unwrap().to_string()
-    }
-
-    /// GET as the admin; the JSON body of a 200.
-    async fn get(&self, http: &reqwest::Client, path: &str) -> Value {
-        let response = http
-            .get(self.at(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        response.json().await.unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Asserts a problem answer of this status and kind.
-async fn problem(response: reqwest::Response, status: StatusCode, kind: &str) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["type"], format!("urn:baton:problem:{kind}"), "{body}");
-    assert_eq!(body["status"], status.as_u16());
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
-    body
-}
+use support::server::{Server, follow, problem};
 
 const FLOW: &str = "name: flow
 input:
@@ -156,44 +31,6 @@ steps:
     with: { value: \"${{ steps.one.output.value * 2 }}\" }
 outputs: { doubled: \"${{ steps.two.output.value }}\" }
 ";
-
-/// Follows a run's event stream to its end; returns the event names.
-async fn follow(http: &reqwest::Client, server: &Server, run: &str) -> Vec<(String, Value)> {
-    let response = http
-        .get(server.at(&format!("/v1/runs/{run}/events")))
-        .bearer_auth(&server.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
-    let mut stream = response.bytes_stream();
-    let mut text = String::new();
-    while let Some(chunk) = stream.next().await {
-        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-    }
-    let mut events = Vec::new();
-    for block in text.split("\n\n") {
-        let mut name = None;
-        let mut data = None;
-        for line in block.lines() {
-            if let Some(n) = line.strip_prefix("event: ") {
-                name = Some(n.to_string());
-            } else if let Some(d) = line.strip_prefix("data: ") {
-                data = Some(serde_json::from_str::<Value>(d).unwrap());
-            }
-        }
-        if let (Some(name), Some(data)) = (name, data) {
-            events.push((name, data));
-        }
-    }
-    events
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_save_run_follow_restart() {
@@ -404,6 +241,10 @@ async fn roles_and_tokens() {
         ("GET", "/v1/runs/x/logs", "viewer"),
         ("GET", "/v1/runs/x/events", "viewer"),
         ("DELETE", "/v1/tokens/nobody", "admin"),
+        ("GET", "/v1/events", "viewer"),
+        ("GET", "/v1/events/1", "viewer"),
+        ("POST", "/v1/events", "operator"),
+        ("POST", "/v1/hooks/alertmanager", "operator"),
         ("GET", "/v1/plugins", "viewer"),
         ("POST", "/v1/plugins", "admin"),
         ("DELETE", "/v1/plugins/x/1.0.0", "admin"),
@@ -712,6 +553,9 @@ async fn the_openapi_document_lists_every_route() {
         ("/v1/tokens", &["get", "post"]),
         ("/v1/tokens/{name}", &["delete"]),
         ("/v1/openapi.json", &["get"]),
+        ("/v1/events", &["get", "post"]),
+        ("/v1/events/{seq}", &["get"]),
+        ("/v1/hooks/alertmanager", &["post"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),

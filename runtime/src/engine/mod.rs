@@ -213,6 +213,13 @@ impl<S: Store> Engine<S> {
         self.request(|reply| Command::Retry(run_id, reply)).await
     }
 
+    /// Stores events durably, in one transaction with whatever else the
+    /// writer is doing; for each, its `seq`, or `None` when the same
+    /// `source` and `id` was stored before (a redelivery).
+    pub async fn ingest(&self, events: Vec<crate::store::EventRecord>) -> Result<Vec<Option<i64>>> {
+        self.request(|reply| Command::Ingest(events, reply)).await
+    }
+
     /// Waits until a run has ended and returns it.
     pub async fn wait_for_run(&self, run_id: &str) -> Result<RunRecord> {
         loop {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{RunRecord, Store};
+use crate::store::{EventRecord, RunRecord, Store};
 
 use super::turn::{Effects, Turn};
 use super::unit::RunCache;
@@ -34,6 +34,7 @@ pub(crate) enum Command {
     Start(StartRun, oneshot::Sender<Result<RunRecord>>),
     Cancel(String, oneshot::Sender<Result<RunRecord>>),
     Retry(String, oneshot::Sender<Result<RunRecord>>),
+    Ingest(Vec<EventRecord>, oneshot::Sender<Result<Vec<Option<i64>>>>),
     Completed(Task, Outcome),
     Shutdown(oneshot::Sender<()>),
 }
@@ -44,10 +45,53 @@ enum Op {
     Start(StartRun),
     Cancel(String),
     Retry(String),
+    Ingest(Vec<EventRecord>),
     Completed(Task, Outcome),
 }
 
-type Reply = Option<oneshot::Sender<Result<RunRecord>>>;
+/// Where an operation's answer goes.
+enum ReplyTo {
+    Run(oneshot::Sender<Result<RunRecord>>),
+    Ingest(oneshot::Sender<Result<Vec<Option<i64>>>>),
+}
+
+/// An operation's answer.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived answer per operation of a batch"
+)]
+enum Answer {
+    Run(Result<RunRecord>),
+    Ingest(Result<Vec<Option<i64>>>),
+}
+
+impl ReplyTo {
+    fn send(self, answer: Answer) {
+        match (self, answer) {
+            (ReplyTo::Run(reply), Answer::Run(result)) => {
+                let _ = reply.send(result);
+            }
+            (ReplyTo::Ingest(reply), Answer::Ingest(result)) => {
+                let _ = reply.send(result);
+            }
+            // Each operation answers in its own kind.
+            _ => {}
+        }
+    }
+
+    fn fail(self, error: EngineError) {
+        match self {
+            ReplyTo::Run(reply) => {
+                let _ = reply.send(Err(error));
+            }
+            ReplyTo::Ingest(reply) => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+}
+
+type Reply = Option<ReplyTo>;
 
 struct Writer<S: Store> {
     shared: Arc<Shared<S>>,
@@ -151,9 +195,14 @@ impl<S: Store> Writer<S> {
 
     fn accept(&mut self, command: Command, batch: &mut Vec<(Op, Reply)>) {
         match command {
-            Command::Start(request, reply) => batch.push((Op::Start(request), Some(reply))),
-            Command::Cancel(id, reply) => batch.push((Op::Cancel(id), Some(reply))),
-            Command::Retry(id, reply) => batch.push((Op::Retry(id), Some(reply))),
+            Command::Start(request, reply) => {
+                batch.push((Op::Start(request), Some(ReplyTo::Run(reply))));
+            }
+            Command::Cancel(id, reply) => batch.push((Op::Cancel(id), Some(ReplyTo::Run(reply)))),
+            Command::Retry(id, reply) => batch.push((Op::Retry(id), Some(ReplyTo::Run(reply)))),
+            Command::Ingest(events, reply) => {
+                batch.push((Op::Ingest(events), Some(ReplyTo::Ingest(reply))));
+            }
             Command::Completed(task, outcome) => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 self.shared.running().remove(&task.key);
@@ -190,7 +239,7 @@ impl<S: Store> Writer<S> {
             Ok((results, effects)) => {
                 for ((_, reply), result) in batch.into_iter().zip(results) {
                     if let (Some(reply), Some(result)) = (reply, result) {
-                        let _ = reply.send(result);
+                        reply.send(result);
                     }
                 }
                 self.apply(effects);
@@ -202,7 +251,7 @@ impl<S: Store> Writer<S> {
                     match self.turn(std::slice::from_ref(&op)).await {
                         Ok((mut results, effects)) => {
                             if let (Some(reply), Some(Some(result))) = (reply, results.pop()) {
-                                let _ = reply.send(result);
+                                reply.send(result);
                             }
                             self.apply(effects);
                         }
@@ -227,13 +276,13 @@ impl<S: Store> Writer<S> {
             tracing::warn!(run = %task.key.run_id, step = %task.key.step_id, "result not recorded; the step will run again");
         }
         if let Some(reply) = reply {
-            let _ = reply.send(Err(error));
+            reply.fail(error);
         }
     }
 
     /// Applies operations in one transaction. Store errors abort the whole
     /// transaction; other errors are per-operation results.
-    async fn turn(&mut self, ops: &[Op]) -> Result<(Vec<Option<Result<RunRecord>>>, Effects)> {
+    async fn turn(&mut self, ops: &[Op]) -> Result<(Vec<Option<Answer>>, Effects)> {
         let shared = self.shared.clone();
         let mut turn = Turn::begin(&shared).await?;
         let now = turn.now;
@@ -253,7 +302,7 @@ impl<S: Store> Writer<S> {
                     }
                 }
                 Op::Cancel(id) | Op::Retry(id) => runs.push(id.clone()),
-                Op::Start(_) => {}
+                Op::Start(_) | Op::Ingest(_) => {}
             }
         }
         if shared.config.exclusive {
@@ -276,16 +325,18 @@ impl<S: Store> Writer<S> {
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             let result = match op {
-                Op::Start(request) => Some(turn.start_run(request).await),
-                Op::Cancel(id) => Some(turn.cancel_run(id).await),
-                Op::Retry(id) => Some(turn.retry_run(id).await),
+                Op::Start(request) => Some(Answer::Run(turn.start_run(request).await)),
+                Op::Cancel(id) => Some(Answer::Run(turn.cancel_run(id).await)),
+                Op::Retry(id) => Some(Answer::Run(turn.retry_run(id).await)),
+                Op::Ingest(events) => Some(Answer::Ingest(turn.ingest(events).await)),
                 Op::Completed(task, outcome) => {
                     turn.complete(task, outcome.clone()).await?;
                     None
                 }
             };
             match result {
-                Some(Err(super::EngineError::Store(e))) => return Err(e.into()),
+                Some(Answer::Run(Err(EngineError::Store(e))))
+                | Some(Answer::Ingest(Err(EngineError::Store(e)))) => return Err(e.into()),
                 other => results.push(other),
             }
             turn.drain().await?;

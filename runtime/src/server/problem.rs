@@ -43,6 +43,8 @@ pub enum Kind {
     UnsupportedMediaType,
     /// A workflow document is not valid; `errors` lists every problem.
     InvalidWorkflow,
+    /// An event (or a webhook payload) is not valid; `errors` says where.
+    InvalidEvent,
     /// A run input does not satisfy the workflow's input schema.
     InvalidInput,
     /// An uploaded component was refused.
@@ -68,6 +70,7 @@ impl Kind {
             Kind::PayloadTooLarge => "payload-too-large",
             Kind::UnsupportedMediaType => "unsupported-media-type",
             Kind::InvalidWorkflow => "invalid-workflow",
+            Kind::InvalidEvent => "invalid-event",
             Kind::InvalidInput => "invalid-input",
             Kind::PluginRefused => "plugin-refused",
             Kind::Unavailable => "unavailable",
@@ -78,7 +81,7 @@ impl Kind {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            Kind::BadRequest | Kind::InvalidCursor => StatusCode::BAD_REQUEST,
+            Kind::BadRequest | Kind::InvalidCursor | Kind::InvalidEvent => StatusCode::BAD_REQUEST,
             Kind::Unauthorized => StatusCode::UNAUTHORIZED,
             Kind::Forbidden => StatusCode::FORBIDDEN,
             Kind::NotFound => StatusCode::NOT_FOUND,
@@ -108,6 +111,7 @@ impl Kind {
             Kind::PayloadTooLarge => "Payload too large",
             Kind::UnsupportedMediaType => "Unsupported media type",
             Kind::InvalidWorkflow => "Invalid workflow",
+            Kind::InvalidEvent => "Invalid event",
             Kind::InvalidInput => "Invalid input",
             Kind::PluginRefused => "Plugin refused",
             Kind::Unavailable => "Service unavailable",
@@ -206,6 +210,19 @@ fn field_errors(problems: &[FieldProblem]) -> Vec<FieldError> {
             message: p.message.clone(),
         })
         .collect()
+}
+
+impl From<crate::events::EventProblem> for ApiError {
+    fn from(problem: crate::events::EventProblem) -> ApiError {
+        ApiError {
+            kind: Kind::InvalidEvent,
+            detail: format!("the event is not valid: {problem}; nothing was stored"),
+            errors: Some(vec![FieldError {
+                path: problem.at,
+                message: problem.message,
+            }]),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {

@@ -8,7 +8,9 @@ use std::future::Future;
 
 use serde::Serialize;
 
-use super::{PluginRecord, Result, RunRecord, RunStatus, Store, WorkflowVersionRecord};
+use super::{
+    EventRecord, PluginRecord, Result, RunRecord, RunStatus, Store, WorkflowVersionRecord,
+};
 
 /// A workflow and its newest version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,6 +38,21 @@ pub struct RunQuery {
     pub until: Option<i64>,
     /// Only runs older than this one (a page's cursor): (created_at, id).
     pub before: Option<(i64, String)>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// A filter over events, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events of this type.
+    pub kind: Option<String>,
+    /// Only events from this source.
+    pub source: Option<String>,
+    /// Only events about this subject.
+    pub subject: Option<String>,
+    /// Only events stored before this one (a page's cursor).
+    pub before: Option<i64>,
     /// Page size.
     pub limit: u32,
 }
@@ -129,6 +146,13 @@ pub trait ApiStore: Store {
         name: &str,
         version: &str,
     ) -> impl Future<Output = Result<PluginDeletion>> + Send;
+    /// Events matching a query, newest first.
+    fn query_events(
+        &self,
+        query: &EventQuery,
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+    /// One event by its `seq`.
+    fn event(&self, seq: i64) -> impl Future<Output = Result<Option<EventRecord>>> + Send;
     /// Ready rows due by `now`: the queue's depth.
     fn queue_depth(&self, now: i64) -> impl Future<Output = Result<i64>> + Send;
 

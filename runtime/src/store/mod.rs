@@ -144,6 +144,13 @@ pub trait StoreTx: Send + Sync {
         &mut self,
         attempts: &[AttemptRecord],
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Stores events; for each, its `seq`, or `None` when an event with the
+    /// same `source` and `id` is already stored (a redelivery).
+    fn insert_events(
+        &mut self,
+        events: &[EventRecord],
+    ) -> impl Future<Output = Result<Vec<Option<i64>>>> + Send;
+
     /// Records the end of attempts (status, output, error, logs, end time).
     fn finish_attempts(
         &mut self,

@@ -307,3 +307,34 @@ pub struct NextDue {
     /// The earliest sleep timer.
     pub timer: Option<i64>,
 }
+
+/// An ingested event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Order of arrival (0 before it is stored).
+    pub seq: i64,
+    /// CloudEvents `id`.
+    pub id: String,
+    /// `source`.
+    pub source: String,
+    /// `type`.
+    pub kind: String,
+    /// `subject`.
+    pub subject: Option<String>,
+    /// `time`, as given.
+    pub time: Option<String>,
+    /// `datacontenttype`.
+    pub datacontenttype: Option<String>,
+    /// `dataschema`.
+    pub dataschema: Option<String>,
+    /// `data` as JSON text.
+    pub data: Option<String>,
+    /// `data_base64`.
+    pub data_base64: Option<String>,
+    /// Extension attributes, a JSON object of strings.
+    pub extensions: String,
+    /// When it was stored.
+    pub received_at: i64,
+    /// Who sent it (a token name, or `alertmanager:<token>`).
+    pub received_by: String,
+}

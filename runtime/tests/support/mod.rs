@@ -64,3 +64,4 @@ pub async fn run(executor: &Executor, plugin: &Plugin, input: &str) -> Invocatio
     executor.invoke(plugin, &invocation("s"), input).await
 }
 pub mod engine;
+pub mod server;

@@ -287,4 +287,17 @@ impl<'s, S: Store> Turn<'s, S> {
         self.work.push_back(Work::Advance(run.id.clone()));
         Ok(run)
     }
+
+    /// Stores ingested events (rules will act on them here, in the same
+    /// transaction).
+    pub(crate) async fn ingest(
+        &mut self,
+        events: &[crate::store::EventRecord],
+    ) -> Result<Vec<Option<i64>>> {
+        let mut events = events.to_vec();
+        for event in &mut events {
+            event.received_at = self.now;
+        }
+        Ok(self.db.tx.insert_events(&events).await?)
+    }
 }

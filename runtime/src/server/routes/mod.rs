@@ -3,6 +3,7 @@
 
 mod events;
 mod health;
+mod ingest;
 mod plugins;
 mod runs;
 mod tokens;
@@ -36,6 +37,7 @@ use super::state::AppState;
         (name = "workflows", description = "Workflow versions"),
         (name = "runs", description = "Runs of workflows"),
         (name = "tokens", description = "Access tokens"),
+        (name = "events", description = "Event ingestion"),
         (name = "health", description = "Health and metrics"),
     )
 )]
@@ -117,6 +119,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(events::events))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(ingest::ingest, ingest::list))
+        .routes(routes!(ingest::show))
+        .routes(routes!(ingest::alertmanager_hook))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -4,7 +4,34 @@
 
 use super::rows::*;
 use super::*;
-use crate::store::{ApiStore, PluginDeletion, Role, RunQuery, TokenRecord, WorkflowRecord};
+use crate::store::{
+    ApiStore, EventQuery, EventRecord, PluginDeletion, Role, RunQuery, TokenRecord, WorkflowRecord,
+};
+
+macro_rules! event_columns {
+    () => {
+        "seq, id, source, type, subject, time, datacontenttype, dataschema, \
+         data, data_base64, extensions, received_at, received_by"
+    };
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<EventRecord> {
+    Ok(EventRecord {
+        seq: row.try_get("seq")?,
+        id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        kind: row.try_get("type")?,
+        subject: row.try_get("subject")?,
+        time: row.try_get("time")?,
+        datacontenttype: row.try_get("datacontenttype")?,
+        dataschema: row.try_get("dataschema")?,
+        data: row.try_get("data")?,
+        data_base64: row.try_get("data_base64")?,
+        extensions: row.try_get("extensions")?,
+        received_at: row.try_get("received_at")?,
+        received_by: row.try_get("received_by")?,
+    })
+}
 
 fn token_from_row(row: &SqliteRow) -> Result<TokenRecord> {
     let role: String = row.try_get("role")?;
@@ -154,6 +181,36 @@ impl ApiStore for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(PluginDeletion::Deleted)
+    }
+
+    async fn query_events(&self, query: &EventQuery) -> Result<Vec<EventRecord>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE (?1 IS NULL OR type = ?1) \
+             AND (?2 IS NULL OR source = ?2) AND (?3 IS NULL OR subject = ?3) \
+             AND (?4 IS NULL OR seq < ?4) ORDER BY seq DESC LIMIT ?5"
+        ))
+        .bind(query.kind.as_deref())
+        .bind(query.source.as_deref())
+        .bind(query.subject.as_deref())
+        .bind(query.before)
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.reader)
+        .await?;
+        collect(rows, event_from_row)
+    }
+
+    async fn event(&self, seq: i64) -> Result<Option<EventRecord>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE seq = ?"
+        ))
+        .bind(seq)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(event_from_row).transpose()
     }
 
     async fn queue_depth(&self, now: i64) -> Result<i64> {

@@ -17,8 +17,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    AttemptRecord, NewWorkflowVersion, NextDue, PluginRecord, Result, RunRecord, RunStatus,
-    StepRecord, Store, StoreError, StoreTx, WorkflowVersionRecord,
+    AttemptRecord, EventRecord, NewWorkflowVersion, NextDue, PluginRecord, Result, RunRecord,
+    RunStatus, StepRecord, Store, StoreError, StoreTx, WorkflowVersionRecord,
 };
 
 /// How long a connection waits for a lock held by another process.

@@ -406,4 +406,52 @@ impl StoreTx for SqliteTx {
         .await?;
         Ok(())
     }
+
+    async fn insert_events(&mut self, events: &[EventRecord]) -> Result<Vec<Option<i64>>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<serde_json::Value> = events
+            .iter()
+            .map(|e| {
+                serde_json::json!([
+                    e.id,
+                    e.source,
+                    e.kind,
+                    e.subject,
+                    e.time,
+                    e.datacontenttype,
+                    e.dataschema,
+                    e.data,
+                    e.data_base64,
+                    e.extensions,
+                    e.received_at,
+                    e.received_by
+                ])
+            })
+            .collect();
+        // One statement for the batch, in order; `WHERE true` keeps SQLite
+        // from reading ON CONFLICT as a join constraint.
+        let inserted = sqlx::query(
+            "INSERT INTO events (id, source, type, subject, time, datacontenttype, dataschema, \
+             data, data_base64, extensions, received_at, received_by) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+             value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11 \
+             FROM json_each(?) WHERE true ORDER BY key \
+             ON CONFLICT (source, id) DO NOTHING RETURNING seq, source, id",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .fetch_all(&mut *self.0)
+        .await?;
+        let mut seqs = std::collections::HashMap::new();
+        for row in &inserted {
+            let key: (String, String) = (row.try_get("source")?, row.try_get("id")?);
+            seqs.insert(key, row.try_get::<i64, _>("seq")?);
+        }
+        // A second copy of an event in the same batch is a duplicate.
+        Ok(events
+            .iter()
+            .map(|e| seqs.remove(&(e.source.clone(), e.id.clone())))
+            .collect())
+    }
 }

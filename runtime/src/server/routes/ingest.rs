@@ -1,0 +1,332 @@
+//! `/v1/events` and `/v1/hooks/alertmanager`: durable event ingestion (a
+//! 2xx answer means stored), and reading events back.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::engine::clock::rfc3339;
+use crate::events::{Event, alertmanager, cloudevents};
+use crate::store::{ApiStore, EventQuery, EventRecord, Role};
+
+use super::super::auth::Caller;
+use super::super::problem::{ApiError, ApiResult, Kind, Problem, body_error};
+use super::super::state::AppState;
+
+/// Default and largest page of an event listing.
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+
+/// What an ingestion stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ingested {
+    /// Events stored now.
+    pub accepted: usize,
+    /// Events stored before (same `source` and `id`), not stored again.
+    pub duplicates: usize,
+    /// Each event, in the order sent.
+    pub events: Vec<IngestedEvent>,
+}
+
+/// One event of an ingestion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestedEvent {
+    /// CloudEvents `id`.
+    pub id: String,
+    /// `source`.
+    pub source: String,
+    /// Its place in the event log; absent for a duplicate.
+    pub seq: Option<i64>,
+    /// Whether it was stored before.
+    pub duplicate: bool,
+}
+
+/// A stored event: its CloudEvents attributes and data, and when and from
+/// whom it arrived.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    /// Its place in the event log.
+    pub seq: i64,
+    /// The event in CloudEvents structured mode.
+    #[schema(value_type = Object)]
+    pub event: Value,
+    /// When it was stored.
+    pub received_at: String,
+    /// The token (or hook) it came through.
+    pub received_by: String,
+}
+
+/// A page of events, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    /// The events.
+    pub events: Vec<EventView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters of an event listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Only events of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// Only events from this source.
+    pub source: Option<String>,
+    /// Only events about this subject.
+    pub subject: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn record(event: Event, by: &str) -> EventRecord {
+    EventRecord {
+        seq: 0,
+        id: event.id,
+        source: event.source,
+        kind: event.kind,
+        subject: event.subject,
+        time: event.time,
+        datacontenttype: event.datacontenttype,
+        dataschema: event.dataschema,
+        data: event.data.map(|d| d.to_string()),
+        data_base64: event.data_base64,
+        extensions: serde_json::to_string(&event.extensions).unwrap_or_else(|_| "{}".into()),
+        received_at: 0,
+        received_by: by.to_string(),
+    }
+}
+
+fn view(record: &EventRecord) -> EventView {
+    let event = Event {
+        id: record.id.clone(),
+        source: record.source.clone(),
+        kind: record.kind.clone(),
+        subject: record.subject.clone(),
+        time: record.time.clone(),
+        datacontenttype: record.datacontenttype.clone(),
+        dataschema: record.dataschema.clone(),
+        data: record
+            .data
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok()),
+        data_base64: record.data_base64.clone(),
+        extensions: serde_json::from_str(&record.extensions).unwrap_or_default(),
+    };
+    EventView {
+        seq: record.seq,
+        event: cloudevents::to_json(&event),
+        received_at: rfc3339(record.received_at),
+        received_by: record.received_by.clone(),
+    }
+}
+
+async fn store(state: &AppState, events: Vec<Event>, by: &str) -> ApiResult<Json<Ingested>> {
+    let records: Vec<EventRecord> = events.into_iter().map(|e| record(e, by)).collect();
+    let seqs = state.engine.ingest(records.clone()).await?;
+    let events: Vec<IngestedEvent> = records
+        .into_iter()
+        .zip(seqs)
+        .map(|(record, seq)| IngestedEvent {
+            id: record.id,
+            source: record.source,
+            seq,
+            duplicate: seq.is_none(),
+        })
+        .collect();
+    let duplicates = events.iter().filter(|e| e.duplicate).count();
+    Ok(Json(Ingested {
+        accepted: events.len() - duplicates,
+        duplicates,
+        events,
+    }))
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Ingest CloudEvents.
+///
+/// Structured mode (`application/cloudevents+json`), batch mode
+/// (`application/cloudevents-batch+json`, all or nothing) or binary mode
+/// (`ce-specversion`, `ce-id`, `ce-source`, `ce-type` headers; the body is
+/// the data). An event with the `source` and `id` of a stored one is a
+/// duplicate and is not stored again. A 200 answer means stored durably.
+#[utoipa::path(
+    post, operation_id = "events_ingest", path = "/v1/events", tag = "events",
+    request_body(content = Object, content_type = "application/cloudevents+json", description = "A CloudEvent; or a JSON array of them as application/cloudevents-batch+json; or binary mode"),
+    responses(
+        (status = 200, description = "Stored", body = Ingested),
+        (status = 400, description = "An event is not valid; nothing was stored", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewer token", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a CloudEvents content type, and no ce- headers", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ingest(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Ingested>> {
+    caller.require(Role::Operator)?;
+    let body = body.map_err(|e| body_error(&e.body_text()))?;
+    let kind = content_type(&headers);
+    let events = if kind == "application/cloudevents+json" {
+        vec![cloudevents::structured(&body)?]
+    } else if kind == "application/cloudevents-batch+json" {
+        cloudevents::batch(&body)?
+    } else if headers.contains_key("ce-specversion") {
+        vec![cloudevents::binary(&headers, &body)?]
+    } else {
+        return Err(ApiError::new(
+            Kind::UnsupportedMediaType,
+            format!(
+                "send application/cloudevents+json, application/cloudevents-batch+json, or \
+                 binary mode with ce-* headers (got `{kind}` without ce-specversion)"
+            ),
+        ));
+    };
+    store(&state, events, &caller.name).await
+}
+
+/// Ingest a Prometheus Alertmanager webhook (payload version 4).
+///
+/// Each alert becomes an event of type `alertmanager.alert.firing` or
+/// `alertmanager.alert.resolved` whose subject is the alert's fingerprint.
+#[utoipa::path(
+    post, operation_id = "events_alertmanager", path = "/v1/hooks/alertmanager", tag = "events",
+    request_body(content = Object, content_type = "application/json", description = "The Alertmanager webhook body"),
+    responses(
+        (status = 200, description = "Stored", body = Ingested),
+        (status = 400, description = "Not a version 4 payload; nothing was stored", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewer token", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn alertmanager_hook(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Ingested>> {
+    caller.require(Role::Operator)?;
+    let body = body.map_err(|e| body_error(&e.body_text()))?;
+    if !cloudevents::is_json(&content_type(&headers)) {
+        return Err(ApiError::new(
+            Kind::UnsupportedMediaType,
+            "Alertmanager sends `Content-Type: application/json`",
+        ));
+    }
+    let events = alertmanager::events(&body)?;
+    store(&state, events, &format!("alertmanager:{}", caller.name)).await
+}
+
+/// List events, newest first.
+#[utoipa::path(
+    get, operation_id = "events_list", path = "/v1/events", tag = "events",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "A page of events", body = EventPage),
+        (status = 400, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<EventPage>> {
+    caller.require(Role::Viewer)?;
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            Kind::BadRequest,
+            format!("`limit` must be 1 to {MAX_PAGE}"),
+        ));
+    }
+    let before = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>().ok().filter(|s| *s > 0).ok_or_else(|| {
+                ApiError::new(
+                    Kind::InvalidCursor,
+                    "the cursor is not one this server gave out; start again without it",
+                )
+            })
+        })
+        .transpose()?;
+    let mut events = state
+        .engine
+        .store()
+        .query_events(&EventQuery {
+            kind: query.kind,
+            source: query.source,
+            subject: query.subject,
+            before,
+            limit: limit + 1,
+        })
+        .await?;
+    let more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| events.last().map(|e| e.seq.to_string()))
+        .flatten();
+    Ok(Json(EventPage {
+        events: events.iter().map(view).collect(),
+        next_cursor,
+    }))
+}
+
+/// Show one event.
+#[utoipa::path(
+    get, operation_id = "events_show", path = "/v1/events/{seq}", tag = "events",
+    params(("seq" = i64, Path, description = "The event's place in the log")),
+    responses(
+        (status = 200, description = "The event", body = EventView),
+        (status = 400, description = "Not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(seq): Path<String>,
+) -> ApiResult<Json<EventView>> {
+    caller.require(Role::Viewer)?;
+    let seq: i64 = seq
+        .parse()
+        .map_err(|_| ApiError::new(Kind::BadRequest, format!("`{seq}` is not an event number")))?;
+    let event = state
+        .engine
+        .store()
+        .event(seq)
+        .await?
+        .ok_or_else(|| ApiError::new(Kind::NotFound, format!("no event {seq}")))?;
+    Ok(Json(view(&event)))
+}

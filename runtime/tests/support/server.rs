@@ -1,0 +1,175 @@
+//! A real `baton serve` child process on a loopback port, and helpers to
+//! drive it over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::BATON;
+
+/// A running `baton serve`.
+pub struct Server {
+    child: Child,
+    /// Base URL.
+    pub url: String,
+    /// The admin token.
+    pub token: String,
+}
+
+impl Server {
+    pub fn start(dir: &tempfile::TempDir) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    pub fn start_with(dir: &tempfile::TempDir, extra: &[&str]) -> Server {
+        let mut child = Command::new(BATON)
+            .args(["serve", "--listen", "127.0.0.1:0", "--max-body", "64KiB"])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("BATON_CACHE_DIR", dir.path().join("cache"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("baton listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        let token = std::fs::read_to_string(dir.path().join("data/admin-token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Server { child, url, token }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid; no memory involved.
+        unsafe {
+            libc::kill(i32::try_from(self.child.id()).unwrap(), libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Uploads a component as the admin; the answer.
+    pub async fn upload(&self, http: &reqwest::Client, path: &str) -> reqwest::Response {
+        http.post(self.at("/v1/plugins"))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/wasm")
+            .body(std::fs::read(path).unwrap())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Saves a workflow as the admin, which must succeed.
+    pub async fn save(&self, http: &reqwest::Client, name: &str, yaml: &str) {
+        let saved = http
+            .put(self.at(&format!("/v1/workflows/{name}")))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/yaml")
+            .body(yaml.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), StatusCode::CREATED);
+    }
+
+    /// Starts a run as the admin; its id.
+    pub async fn start_run(&self, http: &reqwest::Client, name: &str) -> String {
+        let started = http
+            .post(self.at(&format!("/v1/workflows/{name}/runs")))
+            .bearer_auth(&self.token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), StatusCode::CREATED);
+        let run: Value = started.json().await.unwrap();
+        run["id"].as_str().unwrap().to_string()
+    }
+
+    /// GET as the admin; the JSON body of a 200.
+    pub async fn get(&self, http: &reqwest::Client, path: &str) -> Value {
+        let response = http
+            .get(self.at(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts a problem answer of this status and kind.
+pub async fn problem(response: reqwest::Response, status: StatusCode, kind: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], format!("urn:baton:problem:{kind}"), "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    body
+}
+
+/// Follows a run's event stream to its end; returns the event names.
+pub async fn follow(http: &reqwest::Client, server: &Server, run: &str) -> Vec<(String, Value)> {
+    let response = http
+        .get(server.at(&format!("/v1/runs/{run}/events")))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    let mut events = Vec::new();
+    for block in text.split("\n\n") {
+        let mut name = None;
+        let mut data = None;
+        for line in block.lines() {
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = Some(n.to_string());
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                data = Some(serde_json::from_str::<Value>(d).unwrap());
+            }
+        }
+        if let (Some(name), Some(data)) = (name, data) {
+            events.push((name, data));
+        }
+    }
+    events
+}
