@@ -12,7 +12,10 @@
 //!   wait do): the cost of accepting starts alone;
 //! - `trivial`: one trivial plugin step (each start also runs a step).
 //!
-//! `cargo bench -p baton --bench http [-- parked|trivial]`; set
+//! - `events`: `POST /v1/events` of one structured CloudEvent each, with
+//!   unique ids: durable event ingestion.
+//!
+//! `cargo bench -p baton --bench http [-- parked|trivial|events]`; set
 //! `BENCH_SECONDS` (default 10) and `BENCH_CONNECTIONS` (default 32).
 
 #![allow(
@@ -33,6 +36,26 @@ wrk.method = "POST"
 wrk.body = '{"input":{"n":1}}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("BATON_TOKEN")
+"#;
+
+/// Events with ids unique per wrk thread and request.
+const EVENT_SCRIPT: &str = r#"
+local counter = 0
+-- `thread_id` is a global that setup() gives each thread's own state.
+thread_id = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+function request()
+  counter = counter + 1
+  local body = string.format('{"specversion":"1.0","id":"%d-%d","source":"/bench","type":"alertmanager.alert.firing","subject":"fp%d","data":{"labels":{"severity":"critical","alertname":"DiskFull"}}}', thread_id, counter, counter % 100)
+  return wrk.format("POST", nil, {
+    ["Content-Type"] = "application/cloudevents+json",
+    ["Authorization"] = "Bearer " .. os.getenv("BATON_TOKEN"),
+  }, body)
+end
 "#;
 
 struct Server {
@@ -110,9 +133,97 @@ fn count_runs(server: &Server, workflow: &str) -> usize {
     }
 }
 
-fn bench(name: &str, workflow: &str) {
+/// Runs wrk with a script against a path; returns its report and the
+/// counts of requests and failures.
+fn drive(
+    server: &Server,
+    dir: &std::path::Path,
+    script: &str,
+    path: &str,
+) -> (String, usize, usize) {
     let seconds = std::env::var("BENCH_SECONDS").unwrap_or_else(|_| "10".into());
     let connections = std::env::var("BENCH_CONNECTIONS").unwrap_or_else(|_| "32".into());
+    let file = dir.join("script.lua");
+    std::fs::write(&file, script).unwrap();
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c",
+            &connections,
+            "-d",
+            &format!("{seconds}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(&file)
+        .arg(format!("{}{path}", server.url))
+        .env("BATON_TOKEN", &server.token)
+        .output()
+        .expect("wrk (apt install wrk)");
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let requests: usize = report
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap();
+    let failed: usize = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    (report, requests, failed)
+}
+
+fn summary(report: &str) -> String {
+    let line = |p: &str| {
+        report
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(p).map(|v| v.trim().to_string()))
+            .unwrap_or_default()
+    };
+    format!(
+        "{}/s; latency p50 {} p90 {} p99 {}",
+        line("Requests/sec:"),
+        line("50%"),
+        line("90%"),
+        line("99%")
+    )
+}
+
+/// Counts the server's events through the paged listing.
+fn count_events(server: &Server) -> usize {
+    let mut count = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = curl(
+            server,
+            &[&format!("{}/v1/events?limit=500{cursor}", server.url)],
+        );
+        count += page["events"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return count,
+        }
+    }
+}
+
+fn bench_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (report, requests, failed) = drive(&server, dir.path(), EVENT_SCRIPT, "/v1/events");
+    let stored = count_events(&server);
+    println!(
+        "http events: {}; {requests} requests, {failed} not 2xx, {stored} events stored \
+         (target >= 10000/s, p99 <= 20 ms)",
+        summary(&report)
+    );
+    assert!(stored >= requests - failed, "accepted events are missing");
+    if failed > 0 {
+        println!("{report}");
+    }
+}
+
+fn bench(name: &str, workflow: &str) {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
     let plugin = format!("@{}", baton_test_programs::GUESTS_TOOLBOX);
@@ -138,54 +249,17 @@ fn bench(name: &str, workflow: &str) {
             &format!("{}/v1/workflows/{name}", server.url),
         ],
     );
-    let script = dir.path().join("start.lua");
-    std::fs::write(&script, SCRIPT).unwrap();
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            "-c",
-            &connections,
-            "-d",
-            &format!("{seconds}s"),
-            "--latency",
-            "-s",
-        ])
-        .arg(&script)
-        .arg(format!("{}/v1/workflows/{name}/runs", server.url))
-        .env("BATON_TOKEN", &server.token)
-        .output()
-        .expect("wrk (apt install wrk)");
-    let report = String::from_utf8_lossy(&out.stdout);
-    let requests: usize = report
-        .lines()
-        .find_map(|l| l.trim().split_once(" requests in "))
-        .and_then(|(n, _)| n.trim().parse().ok())
-        .unwrap();
-    let failed: usize = report
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0);
-    let rate = report
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let percentile = |p: &str| {
-        report
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(p).map(|v| v.trim().to_string()))
-            .unwrap_or_default()
-    };
+    let (report, requests, failed) = drive(
+        &server,
+        dir.path(),
+        SCRIPT,
+        &format!("/v1/workflows/{name}/runs"),
+    );
     let stored = count_runs(&server, name);
     println!(
-        "http {name}: {rate} starts/s over {seconds}s, {connections} connections; \
-         latency p50 {} p90 {} p99 {}; {requests} requests, {failed} not 2xx, \
-         {stored} runs stored (target >= 5000/s, p99 <= 20 ms)",
-        percentile("50%"),
-        percentile("90%"),
-        percentile("99%"),
+        "http {name}: {} starts; {requests} requests, {failed} not 2xx, {stored} runs stored \
+         (target >= 5000/s, p99 <= 20 ms)",
+        summary(&report)
     );
     // A request wrk cut off at the end may have been committed without
     // its answer being counted, never the other way round.
@@ -210,6 +284,9 @@ fn main() {
             "parked",
             "name: parked\nsteps:\n  - id: wait\n    sleep: 1h\n",
         );
+    }
+    if wanted("events") {
+        bench_events();
     }
     if wanted("trivial") {
         bench(
