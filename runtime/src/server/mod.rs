@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod metrics;
+mod paging;
 pub mod problem;
 mod routes;
 pub mod state;

@@ -15,12 +15,9 @@ use crate::events::{Event, alertmanager, cloudevents};
 use crate::store::{ApiStore, EventQuery, EventRecord, Role};
 
 use super::super::auth::Caller;
+use super::super::paging;
 use super::super::problem::{ApiError, ApiResult, Kind, Problem, body_error};
 use super::super::state::AppState;
-
-/// Default and largest page of an event listing.
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 500;
 
 /// What an ingestion stored.
 #[derive(Debug, Serialize, ToSchema)]
@@ -260,26 +257,18 @@ pub async fn list(
 ) -> ApiResult<Json<EventPage>> {
     caller.require(Role::Viewer)?;
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::new(
-            Kind::BadRequest,
-            format!("`limit` must be 1 to {MAX_PAGE}"),
-        ));
-    }
+    let limit = paging::page_size(query.limit)?;
     let before = query
         .cursor
         .as_deref()
         .map(|c| {
-            c.parse::<i64>().ok().filter(|s| *s > 0).ok_or_else(|| {
-                ApiError::new(
-                    Kind::InvalidCursor,
-                    "the cursor is not one this server gave out; start again without it",
-                )
-            })
+            c.parse::<i64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .ok_or_else(paging::invalid_cursor)
         })
         .transpose()?;
-    let mut events = state
+    let events = state
         .engine
         .store()
         .query_events(&EventQuery {
@@ -290,11 +279,7 @@ pub async fn list(
             limit: limit + 1,
         })
         .await?;
-    let more = events.len() > limit as usize;
-    events.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| events.last().map(|e| e.seq.to_string()))
-        .flatten();
+    let (events, next_cursor) = paging::cut(events, limit, |e| e.seq.to_string());
     Ok(Json(EventPage {
         events: events.iter().map(view).collect(),
         next_cursor,

@@ -11,6 +11,7 @@ use crate::store::{ApiStore, Role, RunQuery, RunStatus, Store};
 use crate::wasm::LogSource;
 
 use super::super::auth::Caller;
+use super::super::paging;
 use super::super::problem::{ApiError, ApiResult, Kind, Problem};
 use super::super::state::AppState;
 use super::super::views::{
@@ -19,9 +20,6 @@ use super::super::views::{
 
 /// Longest idempotency key.
 const MAX_KEY_LEN: usize = 255;
-/// Default and largest page of a run listing.
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 500;
 
 /// Start a run of a workflow.
 ///
@@ -118,15 +116,9 @@ fn encode_cursor(created_at: i64, id: &str) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> ApiResult<(i64, String)> {
-    let invalid = || {
-        ApiError::new(
-            Kind::InvalidCursor,
-            "the cursor is not one this server gave out; start again without it",
-        )
-    };
-    let (at, id) = cursor.split_once('.').ok_or_else(invalid)?;
-    let at: i64 = at.parse().map_err(|_| invalid())?;
-    uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
+    let (at, id) = cursor.split_once('.').ok_or_else(paging::invalid_cursor)?;
+    let at: i64 = at.parse().map_err(|_| paging::invalid_cursor())?;
+    uuid::Uuid::parse_str(id).map_err(|_| paging::invalid_cursor())?;
     Ok((at, id.to_string()))
 }
 
@@ -160,13 +152,7 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::new(
-            Kind::BadRequest,
-            format!("`limit` must be 1 to {MAX_PAGE}"),
-        ));
-    }
+    let limit = paging::page_size(query.limit)?;
     let filter = RunQuery {
         workflow: query.workflow,
         status,
@@ -183,12 +169,8 @@ pub async fn list(
         before: query.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: limit + 1,
     };
-    let mut runs = state.engine.store().query_runs(&filter).await?;
-    let more = runs.len() > limit as usize;
-    runs.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| runs.last().map(|r| encode_cursor(r.created_at, &r.id)))
-        .flatten();
+    let runs = state.engine.store().query_runs(&filter).await?;
+    let (runs, next_cursor) = paging::cut(runs, limit, |r| encode_cursor(r.created_at, &r.id));
     Ok(Json(RunPage {
         runs: runs.iter().map(RunView::from).collect(),
         next_cursor,
