@@ -10,6 +10,23 @@ use serde_json::{Value, json};
 
 use super::BATON;
 
+/// A two-step workflow of the toolbox plugin: input `n`, output
+/// `doubled`, and a log line `hello` in step `one`.
+pub const FLOW: &str = "name: flow
+input:
+  type: object
+  required: [n]
+steps:
+  - id: one
+    uses: toolbox
+    with: { value: \"${{ input.n }}\", log: hello }
+  - id: two
+    needs: [one]
+    uses: toolbox
+    with: { value: \"${{ steps.one.output.value * 2 }}\" }
+outputs: { doubled: \"${{ steps.two.output.value }}\" }
+";
+
 /// A running `baton serve`.
 pub struct Server {
     child: Child,
