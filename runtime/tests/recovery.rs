@@ -16,7 +16,7 @@ use baton_test_programs::GUESTS_TOOLBOX;
 use support::BATON;
 
 const RUNS: usize = 300;
-const KILL_AFTER_STEPS: usize = 600;
+const KILL_AFTER_STEPS: usize = 450;
 
 const FLOW: &str = r#"
 name: chain
@@ -31,7 +31,11 @@ steps:
   - id: c
     needs: [b]
     uses: toolbox
-    with: { value: "${{ steps.b.output.value * 2 }}", spin_ms: 2 }
+    # Fails once, then waits for a durable retry timer: however fast the
+    # first process is, no run can end before the kill (which comes after
+    # 450 of the 600 `a` and `b` steps).
+    with: { value: "${{ steps.b.output.value * 2 }}", spin_ms: 2, fail_until_attempt: 2 }
+    retry: { max_attempts: 3, initial: 2s }
 outputs: "${{ steps.c.output.value }}"
 "#;
 
