@@ -297,6 +297,10 @@ async fn roles_and_tokens() {
     assert!(server.stop().success());
 }
 
+/// A bad request: method, path, content type, body, and the status and
+/// problem kind it must get.
+type BadCase<'a> = (&'a str, &'a str, &'a str, Vec<u8>, StatusCode, &'a str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_a_problem_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -311,144 +315,153 @@ async fn bad_input_is_a_problem_and_changes_nothing() {
             .send()
     };
 
-    // Plugins: wrong type, not wasm, a core module, oversize.
-    let r = send("POST", "/v1/plugins", "application/json", b"{}".to_vec()).await;
-    problem(
-        r.unwrap(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported-media-type",
-    )
-    .await;
-    let r = send("POST", "/v1/plugins", "application/wasm", b"hello".to_vec()).await;
-    problem(
-        r.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "plugin-refused",
-    )
-    .await;
     let core = wat::parse_str("(module)").unwrap();
-    let r = send("POST", "/v1/plugins", "application/wasm", core).await;
-    problem(
-        r.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "plugin-refused",
-    )
-    .await;
     let mut truncated = std::fs::read(GUESTS_TOOLBOX).unwrap();
     truncated.truncate(truncated.len() / 2);
-    let r = send("POST", "/v1/plugins", "application/wasm", truncated).await;
-    problem(
-        r.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "plugin-refused",
-    )
-    .await;
-    let r = send(
-        "POST",
-        "/v1/plugins?version=banana",
-        "application/wasm",
-        b"\0asm".to_vec(),
-    )
-    .await;
-    problem(r.unwrap(), StatusCode::BAD_REQUEST, "bad-request").await;
-
-    // Workflows: malformed YAML, invalid document, name mismatch, unknown
-    // plugin, wrong type, oversize.
-    let r = send(
-        "PUT",
-        "/v1/workflows/w",
-        "application/yaml",
-        b"name: [".to_vec(),
-    )
-    .await;
-    problem(
-        r.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-workflow",
-    )
-    .await;
     let doc =
         "name: w\nsteps:\n  - id: a\n    uses: nope\n  - id: a\n    sleep: soon\n    needs: [zz]\n";
-    let r = send("PUT", "/v1/workflows/w", "application/yaml", doc.into()).await;
-    let body = problem(
-        r.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-workflow",
-    )
-    .await;
-    let errors = body["errors"].as_array().unwrap();
-    assert!(errors.len() >= 3, "{body}");
+    let huge = format!(
+        "name: w\ndescription: \"{}\"\nsteps: []\n",
+        "x".repeat(100_000)
+    );
+    use StatusCode as S;
+    // (method, path, content type, body, status, problem kind); the
+    // answer's problem body is kept for the checks below.
+    let cases: Vec<BadCase> = vec![
+        // Plugins: wrong type, not wasm, a core module, truncated, a bad
+        // version override.
+        (
+            "POST",
+            "/v1/plugins",
+            "application/json",
+            b"{}".to_vec(),
+            S::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+        (
+            "POST",
+            "/v1/plugins",
+            "application/wasm",
+            b"hello".to_vec(),
+            S::UNPROCESSABLE_ENTITY,
+            "plugin-refused",
+        ),
+        (
+            "POST",
+            "/v1/plugins",
+            "application/wasm",
+            core,
+            S::UNPROCESSABLE_ENTITY,
+            "plugin-refused",
+        ),
+        (
+            "POST",
+            "/v1/plugins",
+            "application/wasm",
+            truncated,
+            S::UNPROCESSABLE_ENTITY,
+            "plugin-refused",
+        ),
+        (
+            "POST",
+            "/v1/plugins?version=banana",
+            "application/wasm",
+            b"\0asm".to_vec(),
+            S::BAD_REQUEST,
+            "bad-request",
+        ),
+        // Workflows: malformed YAML, invalid document, name mismatch,
+        // wrong type, oversize.
+        (
+            "PUT",
+            "/v1/workflows/w",
+            "application/yaml",
+            b"name: [".to_vec(),
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-workflow",
+        ),
+        (
+            "PUT",
+            "/v1/workflows/w",
+            "application/yaml",
+            doc.into(),
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-workflow",
+        ),
+        (
+            "PUT",
+            "/v1/workflows/other",
+            "application/yaml",
+            "name: w\nsteps: []\n".into(),
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-workflow",
+        ),
+        (
+            "PUT",
+            "/v1/workflows/w",
+            "image/png",
+            b"x".to_vec(),
+            S::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+        (
+            "PUT",
+            "/v1/workflows/w",
+            "application/yaml",
+            huge.into(),
+            S::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+        ),
+        // Runs: unknown workflow, malformed JSON, unknown field, wrong type.
+        (
+            "POST",
+            "/v1/workflows/none/runs",
+            "application/json",
+            b"{}".to_vec(),
+            S::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            "POST",
+            "/v1/workflows/w/runs",
+            "application/json",
+            b"{\"input\":".to_vec(),
+            S::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            "POST",
+            "/v1/workflows/w/runs",
+            "application/json",
+            b"{\"inptu\":1}".to_vec(),
+            S::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            "POST",
+            "/v1/workflows/w/runs",
+            "text/plain",
+            b"{}".to_vec(),
+            S::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+    ];
+    let mut bodies = Vec::new();
+    for (method, path, content_type, body, status, kind) in cases {
+        let answer = send(method, path, content_type, body).await.unwrap();
+        bodies.push(problem(answer, status, kind).await);
+    }
+    // The invalid document lists every problem; the mismatch names `name`.
+    let errors = bodies[6]["errors"].as_array().unwrap();
+    assert!(errors.len() >= 3, "{}", bodies[6]);
     assert!(
         errors
             .iter()
             .all(|e| e["path"].is_string() && e["message"].is_string())
     );
-    let r = send(
-        "PUT",
-        "/v1/workflows/other",
-        "application/yaml",
-        "name: w\nsteps: []\n".into(),
-    )
-    .await;
-    let body = problem(
-        r.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-workflow",
-    )
-    .await;
-    assert_eq!(body["errors"][0]["path"], "name");
-    let r = send("PUT", "/v1/workflows/w", "image/png", b"x".to_vec()).await;
-    problem(
-        r.unwrap(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported-media-type",
-    )
-    .await;
-    let huge = format!(
-        "name: w\ndescription: \"{}\"\nsteps: []\n",
-        "x".repeat(100_000)
-    );
-    let r = send("PUT", "/v1/workflows/w", "application/yaml", huge.into()).await;
-    problem(
-        r.unwrap(),
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload-too-large",
-    )
-    .await;
+    assert_eq!(bodies[7]["errors"][0]["path"], "name");
 
-    // Runs: unknown workflow, malformed JSON, unknown field, unknown ids,
-    // bad filters and cursors.
-    let r = send(
-        "POST",
-        "/v1/workflows/none/runs",
-        "application/json",
-        b"{}".to_vec(),
-    )
-    .await;
-    problem(r.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
-    let r = send(
-        "POST",
-        "/v1/workflows/w/runs",
-        "application/json",
-        b"{\"input\":".to_vec(),
-    )
-    .await;
-    problem(r.unwrap(), StatusCode::BAD_REQUEST, "bad-request").await;
-    let r = send(
-        "POST",
-        "/v1/workflows/w/runs",
-        "application/json",
-        b"{\"inptu\":1}".to_vec(),
-    )
-    .await;
-    problem(r.unwrap(), StatusCode::BAD_REQUEST, "bad-request").await;
-    let r = send("POST", "/v1/workflows/w/runs", "text/plain", b"{}".to_vec()).await;
-    problem(
-        r.unwrap(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported-media-type",
-    )
-    .await;
+    // Unknown ids, bad filters and cursors.
     for path in [
         "/v1/runs/0190b6c8-8f4e-7cc4-9a51-0a3c6e2b9f10",
         "/v1/runs/nope/logs",
