@@ -11,6 +11,8 @@ use futures_util::{Stream, StreamExt};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 
+use crate::server::views::{AuditPage, AuditParams};
+
 /// What went wrong talking to the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -162,6 +164,91 @@ impl Client {
         self.json(self.request(Method::DELETE, path)).await
     }
 
+    /// Applies a file of resources (multi-document YAML, or JSON): every
+    /// document is checked, then all changes are saved at once, or none;
+    /// with `dry_run`, only checked. The answer lists what happened to each
+    /// document.
+    pub async fn apply(&self, text: &str, dry_run: bool) -> Result<Value> {
+        let mut builder = self
+            .request(Method::POST, "/v1/apply")
+            .header(reqwest::header::CONTENT_TYPE, "application/yaml")
+            .body(text.to_string());
+        if dry_run {
+            builder = builder.query(&[("dry_run", "true")]);
+        }
+        self.json(builder).await
+    }
+
+    /// The resources of one kind (`rules`, `schedules`, `policies` or
+    /// `webhooks`), by name.
+    pub async fn resources(&self, kind: &str) -> Result<Value> {
+        self.get(&format!("/v1/resources/{}", segment(kind))).await
+    }
+
+    /// One resource.
+    pub async fn resource(&self, kind: &str, name: &str) -> Result<Value> {
+        self.get(&format!(
+            "/v1/resources/{}/{}",
+            segment(kind),
+            segment(name)
+        ))
+        .await
+    }
+
+    /// Deletes a rule, schedule, policy or webhook.
+    pub async fn delete_resource(&self, kind: &str, name: &str) -> Result<()> {
+        self.delete(&format!(
+            "/v1/resources/{}/{}",
+            segment(kind),
+            segment(name)
+        ))
+        .await
+        .map(drop)
+    }
+
+    /// A page of approvals, oldest first: only those of `status` and of
+    /// `run` when given, after `cursor` (a page's `next_cursor`).
+    pub async fn approvals(
+        &self,
+        status: Option<&str>,
+        run: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<Value> {
+        let query: Vec<(&str, &str)> = [("status", status), ("run", run), ("cursor", cursor)]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .collect();
+        self.json(self.request(Method::GET, "/v1/approvals").query(&query))
+            .await
+    }
+
+    /// One approval.
+    pub async fn approval(&self, id: &str) -> Result<Value> {
+        self.get(&format!("/v1/approvals/{}", segment(id))).await
+    }
+
+    /// Decides an approval: `decision` is `approve` or `reject`. The answer
+    /// is the decided approval.
+    pub async fn decide(&self, id: &str, decision: &str, comment: Option<&str>) -> Result<Value> {
+        let mut body = serde_json::json!({ "decision": decision });
+        if let Some(comment) = comment {
+            body["comment"] = Value::String(comment.to_string());
+        }
+        self.post(&format!("/v1/approvals/{}", segment(id)), &body, &[])
+            .await
+    }
+
+    /// A page of the audit trail, oldest first (admin).
+    pub async fn audit(&self, params: &AuditParams) -> Result<AuditPage> {
+        let response = self
+            .send(self.request(Method::GET, "/v1/audit").query(params))
+            .await?;
+        response
+            .json()
+            .await
+            .map_err(|e| ClientError::Unexpected(format!("audit page: {e}")))
+    }
+
     /// A run's events until it ends.
     pub async fn follow(
         &self,
@@ -185,6 +272,20 @@ impl Client {
             })
         }))
     }
+}
+
+/// Escapes text (a name or id) for one segment of a URL path, or a query
+/// value.
+pub fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'@') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Reads an error answer as a problem (or describes what came instead).

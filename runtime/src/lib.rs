@@ -45,6 +45,7 @@
 pub mod client;
 pub mod engine;
 pub mod events;
+pub mod resources;
 pub mod server;
 pub mod store;
 pub mod wasm;

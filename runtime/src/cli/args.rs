@@ -37,6 +37,25 @@ pub(crate) enum Command {
     /// Manage access tokens on a server (admin).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Read and verify the audit trail on a server (admin).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Save a file of workflows, rules, schedules, policies and webhooks on
+    /// a server: every document is checked, then all changes are saved at
+    /// once, or none.
+    ///
+    /// Prints what happened to each document (created, updated or
+    /// unchanged). Exit status: 0 saved (or checked, with --dry-run), 2 bad
+    /// usage, 3 refused (each problem is printed with its path), 4 the
+    /// server could not be reached.
+    Apply(ResourceApplyArgs),
+    /// List the resources of a kind on a server, or show one.
+    Get(GetArgs),
+    /// Delete a rule, schedule, policy or webhook on a server.
+    Delete(DeleteArgs),
+    /// List, show, approve and reject approvals on a server.
+    #[command(subcommand)]
+    Approval(ApprovalCommand),
 }
 
 /// How to reach a server.
@@ -176,6 +195,166 @@ pub(crate) struct TokenCreateArgs {
 pub(crate) struct TokenRevokeArgs {
     /// The token's name.
     pub name: String,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// List audit entries, oldest first.
+    List(AuditListArgs),
+    /// Check the whole trail's hash chain and name the first broken entry.
+    ///
+    /// Exit status: 0 intact, 1 broken.
+    Verify(RemoteOnly),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditListArgs {
+    /// Only entries of this actor, such as `token:ci`.
+    #[arg(long)]
+    pub actor: Option<String>,
+
+    /// Only entries whose action starts with this, such as `plugin.`.
+    #[arg(long)]
+    pub action: Option<String>,
+
+    /// Only entries whose target starts with this, such as `token/`.
+    #[arg(long)]
+    pub target: Option<String>,
+
+    /// Only entries at or after this time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+
+    /// Only entries before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+
+    /// At most this many entries.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+
+    /// Continue after a previous listing (its `next_cursor`).
+    #[arg(long)]
+    pub cursor: Option<String>,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResourceApplyArgs {
+    /// The file (YAML documents separated by `---`, or JSON); '-' for
+    /// stdin.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Only check the file and print what would change.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// A kind of resource on the command line (singular or plural).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ResourceKindArg {
+    /// Workflows.
+    #[value(name = "workflows", alias = "workflow")]
+    Workflows,
+    /// Rules.
+    #[value(name = "rules", alias = "rule")]
+    Rules,
+    /// Schedules.
+    #[value(name = "schedules", alias = "schedule")]
+    Schedules,
+    /// Policies.
+    #[value(name = "policies", alias = "policy")]
+    Policies,
+    /// Webhooks.
+    #[value(name = "webhooks", alias = "webhook")]
+    Webhooks,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// The kind: workflows, rules, schedules, policies or webhooks
+    /// (singular works too).
+    #[arg(value_enum)]
+    pub kind: ResourceKindArg,
+
+    /// Show this one instead of listing them all.
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// The kind: rules, schedules, policies or webhooks (workflows keep
+    /// their versions and are not deleted).
+    #[arg(value_enum)]
+    pub kind: ResourceKindArg,
+
+    /// Its name.
+    pub name: String,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApprovalCommand {
+    /// List approvals, oldest first.
+    List(ApprovalListArgs),
+    /// Show one approval.
+    Show(ApprovalIdArgs),
+    /// Approve: the run goes on.
+    Approve(DecisionArgs),
+    /// Reject: the step (or the run) does not go ahead.
+    Reject(DecisionArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApprovalListArgs {
+    /// Only approvals with this status: pending, approved, rejected,
+    /// expired or cancelled.
+    #[arg(long)]
+    pub status: Option<String>,
+
+    /// Only approvals of this run.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+
+    /// Continue after a previous listing (its `next_cursor`).
+    #[arg(long)]
+    pub cursor: Option<String>,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApprovalIdArgs {
+    /// Approval id.
+    pub id: String,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DecisionArgs {
+    /// Approval id.
+    pub id: String,
+
+    /// Why, kept with the decision.
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
 
     #[command(flatten)]
     pub remote: Remote,

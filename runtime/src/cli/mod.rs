@@ -64,6 +64,11 @@ pub(crate) fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Run(command) => remote::runs::run(command).await,
             Command::Token(command) => remote::tokens::run(command).await,
+            Command::Audit(command) => remote::audit::run(command).await,
+            Command::Apply(args) => remote::resources::apply(args).await,
+            Command::Get(args) => remote::resources::get(args).await,
+            Command::Delete(args) => remote::resources::delete(args).await,
+            Command::Approval(command) => remote::approvals::run(command).await,
         }
     })
 }

@@ -3,11 +3,16 @@
 //! Both are immutable once stored: a plugin is `name@version` bound to one
 //! component digest, and every save of a workflow is a new numbered version
 //! whose plugin references are pinned to digests. These writes go straight
-//! to the store (they touch no run), in their own transactions.
+//! to the store (they touch no run), in their own transactions, each with
+//! its audit entry.
 
 use std::sync::Arc;
 
-use crate::store::{NewWorkflowVersion, PluginRecord, Store, StoreTx};
+use serde_json::json;
+
+use crate::store::{
+    AuditEntry, AuditLog, NewWorkflowVersion, PluginRecord, Store, StoreTx, action, actor,
+};
 use crate::wasm::check_plugin_name;
 use crate::workflow::{StepAction, WorkflowPlan, compile, parse_definition};
 
@@ -28,17 +33,21 @@ impl<S: Store> Engine<S> {
     /// Checks, compiles and describes a component, and registers it as
     /// `name@version` from its own description. Adding the same bytes again
     /// is a no-op; the same name and version with other bytes is refused.
+    /// Audited as done by `local` (the embedded CLI).
     pub async fn add_plugin(&self, wasm: &[u8]) -> Result<PluginRecord> {
-        self.add_plugin_as(wasm, None, None).await
+        self.add_plugin_as(wasm, None, None, actor::LOCAL).await
     }
 
     /// Like [`add_plugin`](Engine::add_plugin), registering it under
-    /// another name or version than its description gives.
+    /// another name or version than its description gives, audited as
+    /// `plugin.upload` by `actor` when it is stored (not when the same bytes
+    /// were there already).
     pub async fn add_plugin_as(
         &self,
         wasm: &[u8],
         name: Option<&str>,
         version: Option<&str>,
+        actor: &str,
     ) -> Result<PluginRecord> {
         if let Some(name) = name {
             check_plugin_name(name).map_err(EngineError::BadRequest)?;
@@ -72,13 +81,27 @@ impl<S: Store> Engine<S> {
         }
         tx.put_component(&record.digest, wasm, now).await?;
         tx.insert_plugin(&record).await?;
+        let entry = AuditEntry::new(
+            actor,
+            action::PLUGIN_UPLOAD,
+            format!("plugin/{}@{}", record.name, record.version),
+            json!({ "digest": record.digest }),
+        );
+        tx.append_audit(&[entry.at(now)]).await?;
         tx.commit().await?;
         Ok(record)
     }
 
     /// Validates a workflow document (YAML or JSON) against the plugins and
-    /// workflows that exist and saves it as a new version.
+    /// workflows that exist and saves it as a new version, audited as done
+    /// by `local` (the embedded CLI).
     pub async fn save_workflow(&self, source: &str) -> Result<SavedWorkflow> {
+        self.save_workflow_as(source, actor::LOCAL).await
+    }
+
+    /// Like [`save_workflow`](Engine::save_workflow), audited as
+    /// `workflow.save` by `actor`.
+    pub async fn save_workflow_as(&self, source: &str, actor: &str) -> Result<SavedWorkflow> {
         let definition = parse_definition(source).map_err(EngineError::Invalid)?;
         let catalog = plans::catalog(&self.shared.store).await?;
         let plan = compile(definition, &catalog).map_err(EngineError::Invalid)?;
@@ -101,6 +124,7 @@ impl<S: Store> Engine<S> {
         plugins.sort();
         plugins.dedup();
         let name = plan.definition.name.clone();
+        let now = self.shared.clock.now();
         let mut tx = self.shared.store.begin().await?;
         let version = tx
             .insert_workflow_version(&NewWorkflowVersion {
@@ -108,9 +132,16 @@ impl<S: Store> Engine<S> {
                 definition,
                 source: source.to_string(),
                 plugins,
-                now: self.shared.clock.now(),
+                now,
             })
             .await?;
+        let entry = AuditEntry::new(
+            actor,
+            action::WORKFLOW_SAVE,
+            format!("workflow/{name}"),
+            json!({ "version": version }),
+        );
+        tx.append_audit(&[entry.at(now)]).await?;
         tx.commit().await?;
         let plan = Arc::new(plan);
         self.shared.plans.insert(&name, version, plan.clone());

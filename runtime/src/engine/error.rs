@@ -19,6 +19,9 @@ pub enum EngineError {
     /// A workflow document is not valid.
     #[error("the workflow is not valid:\n{0}")]
     Invalid(Problems),
+    /// Resource documents (`apply`) are not valid.
+    #[error("the resources are not valid:\n{0}")]
+    InvalidResources(Problems),
     /// A run's input does not satisfy the workflow's input schema.
     #[error("the input does not match the workflow's input schema:\n{}", .0.join("\n"))]
     InputRejected(Vec<String>),
@@ -41,6 +44,17 @@ pub enum EngineError {
     /// The operation does not fit the current state.
     #[error("{0}")]
     Conflict(String),
+    /// A policy refused the action.
+    #[error("denied by policy `{policy}`: {message}")]
+    PolicyDenied {
+        /// The policy.
+        policy: String,
+        /// Its message.
+        message: String,
+    },
+    /// The caller may not do this (not an approver, separation of duties).
+    #[error("{0}")]
+    Forbidden(String),
     /// A setting is not acceptable.
     #[error("invalid engine configuration: {0}")]
     Config(String),

@@ -10,6 +10,7 @@
 //!
 //! The engine is generic over its [`Store`]; time comes from a [`Clock`].
 
+mod apply;
 mod catalog;
 pub mod clock;
 mod config;
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::store::{RunRecord, Store};
 use crate::wasm::Executor;
 
+pub use apply::{Applied, AppliedResource};
 pub use catalog::SavedWorkflow;
 pub use clock::{Clock, SystemClock, TestClock};
 pub use config::*;
@@ -59,6 +61,9 @@ pub struct StartRun {
     pub input: Value,
     /// Starting again with the same key returns the same run.
     pub idempotency_key: Option<String>,
+    /// Who starts it: `token:<name>`, `local`, ... (rules and schedules
+    /// set their own).
+    pub started_by: String,
 }
 
 impl StartRun {
@@ -69,8 +74,24 @@ impl StartRun {
             version: None,
             input,
             idempotency_key: None,
+            started_by: "local".into(),
         }
     }
+}
+
+/// A human decision on an approval.
+#[derive(Debug, Clone)]
+pub struct Decide {
+    /// The approval.
+    pub approval: String,
+    /// Approve or reject.
+    pub verdict: crate::workflow::Verdict,
+    /// Why.
+    pub comment: Option<String>,
+    /// The deciding token's name.
+    pub by: String,
+    /// Its role: `operator` or `admin`.
+    pub role: String,
 }
 
 /// What the writer and the workers share.
@@ -93,6 +114,11 @@ pub(crate) struct Shared<S: Store> {
     pub waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
     /// Set when running attempts are interrupted because the process stops.
     pub releasing: std::sync::atomic::AtomicBool,
+    /// The rules, schedules, policies and webhooks in force.
+    pub resources: std::sync::RwLock<Arc<crate::resources::ResourceSet>>,
+    /// Whether `wait_for` steps may be waiting (checked on every ingest
+    /// when another process may write the database).
+    pub waits: std::sync::atomic::AtomicBool,
 }
 
 impl<S: Store> Shared<S> {
@@ -104,6 +130,14 @@ impl<S: Store> Shared<S> {
 
     pub(crate) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<TaskKey, CancellationToken>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The resources in force.
+    pub(crate) fn resources(&self) -> Arc<crate::resources::ResourceSet> {
+        self.resources
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -149,7 +183,10 @@ impl<S: Store> Engine<S> {
             waiters: Mutex::new(HashMap::new()),
             queue_seq: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             releasing: std::sync::atomic::AtomicBool::new(false),
+            resources: std::sync::RwLock::new(Arc::default()),
+            waits: std::sync::atomic::AtomicBool::new(true),
         });
+        apply::reload(&shared).await?;
         let (commands, receiver) = mpsc::channel(COMMAND_BUFFER);
         let handle = writer::spawn(shared.clone(), receiver, commands.downgrade()).await?;
         Ok(Engine {
@@ -201,16 +238,35 @@ impl<S: Store> Engine<S> {
         self.request(|reply| Command::Start(request, reply)).await
     }
 
-    /// Cancels a run.
+    /// Cancels a run (audited as done by `local`).
     pub async fn cancel_run(&self, run_id: &str) -> Result<RunRecord> {
-        let run_id = run_id.to_string();
-        self.request(|reply| Command::Cancel(run_id, reply)).await
+        self.cancel_run_as(run_id, crate::store::actor::LOCAL).await
     }
 
-    /// Retries a failed or cancelled run from the steps that did not succeed.
+    /// Cancels a run, audited as done by `actor`.
+    pub async fn cancel_run_as(&self, run_id: &str, actor: &str) -> Result<RunRecord> {
+        let (run_id, actor) = (run_id.to_string(), actor.to_string());
+        self.request(|reply| Command::Cancel(run_id, actor, reply))
+            .await
+    }
+
+    /// Retries a failed or cancelled run from the steps that did not succeed
+    /// (audited as done by `local`).
     pub async fn retry_run(&self, run_id: &str) -> Result<RunRecord> {
-        let run_id = run_id.to_string();
-        self.request(|reply| Command::Retry(run_id, reply)).await
+        self.retry_run_as(run_id, crate::store::actor::LOCAL).await
+    }
+
+    /// Retries a run, audited as done by `actor`.
+    pub async fn retry_run_as(&self, run_id: &str, actor: &str) -> Result<RunRecord> {
+        let (run_id, actor) = (run_id.to_string(), actor.to_string());
+        self.request(|reply| Command::Retry(run_id, actor, reply))
+            .await
+    }
+
+    /// Decides a pending approval (approvers, separation of duties and
+    /// approval policies are checked); returns it as decided.
+    pub async fn decide(&self, decision: Decide) -> Result<crate::store::ApprovalRecord> {
+        self.request(|reply| Command::Decide(decision, reply)).await
     }
 
     /// Stores events durably, in one transaction with whatever else the

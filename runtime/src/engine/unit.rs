@@ -12,7 +12,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::store::{AttemptRecord, RunRecord, StepRecord, StepStatus, StoreTx};
+use crate::store::{
+    AttemptRecord, AuditEntry, EventMatchRecord, RunRecord, StepRecord, StepStatus, StoreTx,
+};
 
 use super::Result;
 
@@ -120,6 +122,8 @@ pub(crate) struct Unit<T: StoreTx> {
     items_loaded: HashSet<(String, String)>,
     new_attempts: Vec<AttemptRecord>,
     finished_attempts: Vec<AttemptRecord>,
+    audit: Vec<AuditEntry>,
+    matches: Vec<EventMatchRecord>,
     /// The last queue position handed out (shared by every turn).
     queue_seq: Arc<AtomicI64>,
 }
@@ -138,6 +142,8 @@ impl<T: StoreTx> Unit<T> {
             items_loaded: HashSet::new(),
             new_attempts: Vec::new(),
             finished_attempts: Vec::new(),
+            audit: Vec::new(),
+            matches: Vec::new(),
         }
     }
 
@@ -419,6 +425,16 @@ impl<T: StoreTx> Unit<T> {
         self.finished_attempts.push(attempt);
     }
 
+    /// Appends an audit entry (written with the turn).
+    pub fn audit(&mut self, entry: AuditEntry) {
+        self.audit.push(entry);
+    }
+
+    /// Records a consequence of an event (written with the turn).
+    pub fn event_match(&mut self, record: EventMatchRecord) {
+        self.matches.push(record);
+    }
+
     /// Writes every change, one statement per table.
     pub async fn flush(&mut self) -> Result<()> {
         let runs: Vec<RunRecord> = std::mem::take(&mut self.dirty_runs)
@@ -436,6 +452,12 @@ impl<T: StoreTx> Unit<T> {
             .await?;
         self.tx
             .finish_attempts(&std::mem::take(&mut self.finished_attempts))
+            .await?;
+        self.tx
+            .insert_event_matches(&std::mem::take(&mut self.matches))
+            .await?;
+        self.tx
+            .append_audit(&std::mem::take(&mut self.audit))
             .await?;
         Ok(())
     }

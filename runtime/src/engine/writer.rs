@@ -18,7 +18,8 @@ use crate::store::{EventRecord, RunRecord, Store};
 use super::turn::{Effects, Turn};
 use super::unit::RunCache;
 use super::worker::{self, Outcome, Task};
-use super::{EngineError, Result, Shared, StartRun};
+use super::{Decide, EngineError, Result, Shared, StartRun};
+use crate::store::ApprovalRecord;
 use crate::store::StoreTx;
 
 /// With at least this many attempts running, the writer waits
@@ -32,10 +33,13 @@ const TIMERS_PER_BATCH: i64 = 1024;
 /// A message to the writer.
 pub(crate) enum Command {
     Start(StartRun, oneshot::Sender<Result<RunRecord>>),
-    Cancel(String, oneshot::Sender<Result<RunRecord>>),
-    Retry(String, oneshot::Sender<Result<RunRecord>>),
+    Cancel(String, String, oneshot::Sender<Result<RunRecord>>),
+    Retry(String, String, oneshot::Sender<Result<RunRecord>>),
     Ingest(Vec<EventRecord>, oneshot::Sender<Result<Vec<Option<i64>>>>),
+    Decide(Decide, oneshot::Sender<Result<ApprovalRecord>>),
     Completed(Task, Outcome),
+    /// Schedules changed: look at them in the next turn.
+    Reschedule,
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -43,9 +47,10 @@ pub(crate) enum Command {
 #[derive(Clone)]
 enum Op {
     Start(StartRun),
-    Cancel(String),
-    Retry(String),
+    Cancel(String, String),
+    Retry(String, String),
     Ingest(Vec<EventRecord>),
+    Decide(Decide),
     Completed(Task, Outcome),
 }
 
@@ -53,6 +58,7 @@ enum Op {
 enum ReplyTo {
     Run(oneshot::Sender<Result<RunRecord>>),
     Ingest(oneshot::Sender<Result<Vec<Option<i64>>>>),
+    Approval(oneshot::Sender<Result<ApprovalRecord>>),
 }
 
 /// An operation's answer.
@@ -63,6 +69,7 @@ enum ReplyTo {
 enum Answer {
     Run(Result<RunRecord>),
     Ingest(Result<Vec<Option<i64>>>),
+    Approval(Result<ApprovalRecord>),
 }
 
 impl ReplyTo {
@@ -72,6 +79,9 @@ impl ReplyTo {
                 let _ = reply.send(result);
             }
             (ReplyTo::Ingest(reply), Answer::Ingest(result)) => {
+                let _ = reply.send(result);
+            }
+            (ReplyTo::Approval(reply), Answer::Approval(result)) => {
                 let _ = reply.send(result);
             }
             // Each operation answers in its own kind.
@@ -85,6 +95,9 @@ impl ReplyTo {
                 let _ = reply.send(Err(error));
             }
             ReplyTo::Ingest(reply) => {
+                let _ = reply.send(Err(error));
+            }
+            ReplyTo::Approval(reply) => {
                 let _ = reply.send(Err(error));
             }
         }
@@ -103,6 +116,8 @@ struct Writer<S: Store> {
     draining: Option<oneshot::Sender<()>>,
     /// Runs kept between turns (only when this process is the only writer).
     cache: RunCache,
+    /// When schedules must be looked at next.
+    next_schedule: Option<i64>,
 }
 
 /// Takes over what an earlier process left, then starts the writer loop.
@@ -137,6 +152,8 @@ pub(crate) async fn spawn<S: Store>(
         in_flight: 0,
         draining: None,
         cache: RunCache::default(),
+        // Occurrences missed while no engine ran are due at once.
+        next_schedule: Some(now),
     };
     // The writer runs on a thread of its own: each of its many awaits on
     // the database must resume at once, not queue behind plugin attempts
@@ -198,11 +215,19 @@ impl<S: Store> Writer<S> {
             Command::Start(request, reply) => {
                 batch.push((Op::Start(request), Some(ReplyTo::Run(reply))));
             }
-            Command::Cancel(id, reply) => batch.push((Op::Cancel(id), Some(ReplyTo::Run(reply)))),
-            Command::Retry(id, reply) => batch.push((Op::Retry(id), Some(ReplyTo::Run(reply)))),
+            Command::Cancel(id, actor, reply) => {
+                batch.push((Op::Cancel(id, actor), Some(ReplyTo::Run(reply))));
+            }
+            Command::Retry(id, actor, reply) => {
+                batch.push((Op::Retry(id, actor), Some(ReplyTo::Run(reply))));
+            }
             Command::Ingest(events, reply) => {
                 batch.push((Op::Ingest(events), Some(ReplyTo::Ingest(reply))));
             }
+            Command::Decide(decision, reply) => {
+                batch.push((Op::Decide(decision), Some(ReplyTo::Approval(reply))));
+            }
+            Command::Reschedule => self.next_schedule = Some(self.shared.clock.now()),
             Command::Completed(task, outcome) => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 self.shared.running().remove(&task.key);
@@ -221,6 +246,9 @@ impl<S: Store> Writer<S> {
         if self.draining.is_none() {
             if let Some(timer) = self.next_due.timer {
                 wake = wake.min(timer);
+            }
+            if let Some(schedule) = self.next_schedule {
+                wake = wake.min(schedule);
             }
             // Ready rows only matter when a worker is free; otherwise the
             // next completion wakes the loop.
@@ -301,8 +329,8 @@ impl<S: Store> Writer<S> {
                         ));
                     }
                 }
-                Op::Cancel(id) | Op::Retry(id) => runs.push(id.clone()),
-                Op::Start(_) | Op::Ingest(_) => {}
+                Op::Cancel(id, _) | Op::Retry(id, _) => runs.push(id.clone()),
+                Op::Start(_) | Op::Ingest(_) | Op::Decide(_) => {}
             }
         }
         if shared.config.exclusive {
@@ -317,6 +345,11 @@ impl<S: Store> Writer<S> {
             turn.drain().await?;
             rescheduled = true;
         }
+        if self.draining.is_none() && self.next_schedule.is_some_and(|t| t <= now) {
+            self.next_schedule = turn.fire_schedules().await?;
+            turn.drain().await?;
+            rescheduled = true;
+        }
         if now >= self.next_scan {
             rescheduled |= turn.take_over(false).await? > 0;
             turn.drain().await?;
@@ -326,9 +359,10 @@ impl<S: Store> Writer<S> {
         for op in ops {
             let result = match op {
                 Op::Start(request) => Some(Answer::Run(turn.start_run(request).await)),
-                Op::Cancel(id) => Some(Answer::Run(turn.cancel_run(id).await)),
-                Op::Retry(id) => Some(Answer::Run(turn.retry_run(id).await)),
+                Op::Cancel(id, actor) => Some(Answer::Run(turn.cancel_run(id, actor).await)),
+                Op::Retry(id, actor) => Some(Answer::Run(turn.retry_run(id, actor).await)),
                 Op::Ingest(events) => Some(Answer::Ingest(turn.ingest(events).await)),
+                Op::Decide(decision) => Some(Answer::Approval(turn.decide(decision).await)),
                 Op::Completed(task, outcome) => {
                     turn.complete(task, outcome.clone()).await?;
                     None
@@ -336,7 +370,8 @@ impl<S: Store> Writer<S> {
             };
             match result {
                 Some(Answer::Run(Err(EngineError::Store(e))))
-                | Some(Answer::Ingest(Err(EngineError::Store(e)))) => return Err(e.into()),
+                | Some(Answer::Ingest(Err(EngineError::Store(e))))
+                | Some(Answer::Approval(Err(EngineError::Store(e)))) => return Err(e.into()),
                 other => results.push(other),
             }
             turn.drain().await?;
@@ -368,6 +403,9 @@ impl<S: Store> Writer<S> {
 
     /// After a commit: interrupt, start workers, publish.
     fn apply(&mut self, effects: Effects) {
+        if effects.schedules_changed {
+            self.next_schedule = Some(self.shared.clock.now());
+        }
         {
             let running = self.shared.running();
             for key in &effects.interrupts {

@@ -5,6 +5,9 @@
 
 pub mod alertmanager;
 pub mod cloudevents;
+pub mod pattern;
+
+pub use pattern::{EventPattern, event_view};
 
 use std::collections::BTreeMap;
 

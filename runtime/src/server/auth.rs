@@ -37,6 +37,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Who this is in the audit trail: `token:<name>`.
+    pub fn actor(&self) -> String {
+        crate::store::actor::token(&self.name)
+    }
+
     /// Refuses the call unless the caller's role is at least `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role >= role {

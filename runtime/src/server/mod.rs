@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::engine::Engine;
-use crate::store::{ApiStore, Role, SqliteStore};
+use crate::store::{ApiStore, Role, SqliteStore, actor};
 
 pub use routes::router;
 pub use state::{AppState, Limits};
@@ -78,7 +78,10 @@ pub async fn bootstrap_admin(
     let token = auth::new_token("admin", Role::Admin, "baton", engine.now());
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     write_private(&path, &format!("{}\n", token.secret))?;
-    engine.store().insert_token(&token.record).await?;
+    engine
+        .store()
+        .insert_token(&token.record, actor::SYSTEM)
+        .await?;
     Ok(Some(token.secret))
 }
 

@@ -1,7 +1,7 @@
 //! Cursor pagination shared by the listings: the page size rule, the
-//! refusal of a cursor this server did not give out, and cutting a page
-//! (each listing asks the store for one row more than the page, to know
-//! whether another page follows).
+//! refusal of a cursor this server did not give out, cutting a page (each
+//! listing asks the store for one row more than the page, to know whether
+//! another page follows), and the time filters.
 
 use super::problem::{ApiError, ApiResult, Kind};
 
@@ -29,6 +29,31 @@ pub fn invalid_cursor() -> ApiError {
         Kind::InvalidCursor,
         "the cursor is not one this server gave out; start again without it",
     )
+}
+
+/// A cursor that is a row's place in a log (events, audit entries).
+pub fn decode_seq(cursor: &str) -> ApiResult<i64> {
+    cursor
+        .parse::<i64>()
+        .ok()
+        .filter(|seq| *seq > 0)
+        .ok_or_else(invalid_cursor)
+}
+
+/// A `since` or `until` filter: an RFC 3339 time, as ms since the epoch.
+pub fn parse_time(field: &str, text: &str) -> ApiResult<i64> {
+    let time = humantime::parse_rfc3339_weak(text).map_err(|e| {
+        ApiError::new(
+            Kind::BadRequest,
+            format!("`{field}` must be an RFC 3339 time such as 2026-01-31T12:00:00Z: {e}"),
+        )
+    })?;
+    let ms = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| ApiError::new(Kind::BadRequest, format!("`{field}` is before 1970")))?
+        .as_millis();
+    i64::try_from(ms)
+        .map_err(|_| ApiError::new(Kind::BadRequest, format!("`{field}` is too far ahead")))
 }
 
 /// Cuts `rows` (fetched with `limit + 1`) to a page, with the cursor of

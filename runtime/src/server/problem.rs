@@ -45,6 +45,11 @@ pub enum Kind {
     InvalidWorkflow,
     /// An event (or a webhook payload) is not valid; `errors` says where.
     InvalidEvent,
+    /// Resource documents (`apply`) are not valid; `errors` lists every
+    /// problem, with the document's index in its path.
+    InvalidResources,
+    /// A policy refused the action; the detail names it.
+    PolicyDenied,
     /// A run input does not satisfy the workflow's input schema.
     InvalidInput,
     /// An uploaded component was refused.
@@ -71,6 +76,8 @@ impl Kind {
             Kind::UnsupportedMediaType => "unsupported-media-type",
             Kind::InvalidWorkflow => "invalid-workflow",
             Kind::InvalidEvent => "invalid-event",
+            Kind::InvalidResources => "invalid-resources",
+            Kind::PolicyDenied => "policy-denied",
             Kind::InvalidInput => "invalid-input",
             Kind::PluginRefused => "plugin-refused",
             Kind::Unavailable => "unavailable",
@@ -83,15 +90,16 @@ impl Kind {
         match self {
             Kind::BadRequest | Kind::InvalidCursor | Kind::InvalidEvent => StatusCode::BAD_REQUEST,
             Kind::Unauthorized => StatusCode::UNAUTHORIZED,
-            Kind::Forbidden => StatusCode::FORBIDDEN,
+            Kind::Forbidden | Kind::PolicyDenied => StatusCode::FORBIDDEN,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Kind::Conflict | Kind::InUse => StatusCode::CONFLICT,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Kind::InvalidWorkflow | Kind::InvalidInput | Kind::PluginRefused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Kind::InvalidWorkflow
+            | Kind::InvalidResources
+            | Kind::InvalidInput
+            | Kind::PluginRefused => StatusCode::UNPROCESSABLE_ENTITY,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,6 +120,8 @@ impl Kind {
             Kind::UnsupportedMediaType => "Unsupported media type",
             Kind::InvalidWorkflow => "Invalid workflow",
             Kind::InvalidEvent => "Invalid event",
+            Kind::InvalidResources => "Invalid resources",
+            Kind::PolicyDenied => "Denied by policy",
             Kind::InvalidInput => "Invalid input",
             Kind::PluginRefused => "Plugin refused",
             Kind::Unavailable => "Service unavailable",
@@ -250,6 +260,19 @@ impl From<EngineError> for ApiError {
                 ),
                 errors: Some(field_errors(&problems.0)),
             },
+            EngineError::InvalidResources(problems) => ApiError {
+                kind: Kind::InvalidResources,
+                detail: format!(
+                    "nothing was saved: the documents have {} problem{}",
+                    problems.0.len(),
+                    if problems.0.len() == 1 { "" } else { "s" }
+                ),
+                errors: Some(field_errors(&problems.0)),
+            },
+            EngineError::PolicyDenied { .. } => {
+                ApiError::new(Kind::PolicyDenied, error.to_string())
+            }
+            EngineError::Forbidden(message) => ApiError::new(Kind::Forbidden, message),
             EngineError::InputRejected(reasons) => ApiError {
                 kind: Kind::InvalidInput,
                 detail: format!(

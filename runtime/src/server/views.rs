@@ -6,7 +6,9 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::engine::clock::rfc3339;
-use crate::store::{PluginRecord, RunRecord, TokenRecord, WorkflowRecord, WorkflowVersionRecord};
+use crate::store::{
+    AuditRecord, PluginRecord, RunRecord, TokenRecord, WorkflowRecord, WorkflowVersionRecord,
+};
 
 fn parse(text: Option<&str>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(t).ok())
@@ -320,4 +322,42 @@ pub struct Health {
     /// Why it is not ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// Filters of an audit listing (also what the client sends).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Only entries of this actor, such as `token:ci`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Only entries whose action starts with this, such as `plugin.`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Only entries whose target starts with this, such as `token/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Only entries at or after this time (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Only entries before this time (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A page of the audit trail, oldest first. Entries are as stored (`at` in
+/// ms since the epoch), so their hashes can be checked again.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    /// The entries.
+    pub entries: Vec<AuditRecord>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }

@@ -1,15 +1,18 @@
 //! What the HTTP API reads and writes beyond the engine's own records:
-//! listings with filters and cursors, plugin deletion, and access tokens.
+//! listings with filters and cursors, plugin deletion, access tokens and
+//! the audit trail.
 //!
 //! These operations never touch run state, so they do not go through the
-//! engine's writer; each is one short transaction (or one read) of its own.
+//! engine's writer; each is one short transaction (or one read) of its own,
+//! and each write appends its audit entry in that transaction.
 
 use std::future::Future;
 
 use serde::Serialize;
 
 use super::{
-    EventRecord, PluginRecord, Result, RunRecord, RunStatus, Store, WorkflowVersionRecord,
+    AuditQuery, AuditRecord, EventRecord, PluginRecord, Result, RunRecord, RunStatus, Store,
+    WorkflowVersionRecord,
 };
 
 /// A workflow and its newest version.
@@ -140,11 +143,14 @@ pub trait ApiStore: Store {
     fn plugin_versions(&self, name: &str)
     -> impl Future<Output = Result<Vec<PluginRecord>>> + Send;
     /// Deletes a plugin version (and its component, if nothing else uses
-    /// it) unless a saved workflow version pins it.
+    /// it) unless a saved workflow version pins it; audited as
+    /// `plugin.delete` by `actor` at `now`.
     fn delete_plugin(
         &self,
         name: &str,
         version: &str,
+        actor: &str,
+        now: i64,
     ) -> impl Future<Output = Result<PluginDeletion>> + Send;
     /// Events matching a query, newest first.
     fn query_events(
@@ -159,12 +165,29 @@ pub trait ApiStore: Store {
     /// Whether any token was ever created.
     fn has_tokens(&self) -> impl Future<Output = Result<bool>> + Send;
     /// Adds a token; a live token with the same name is a conflict.
-    fn insert_token(&self, token: &TokenRecord) -> impl Future<Output = Result<()>> + Send;
+    /// Audited as `token.create` by `actor` at the token's `created_at`.
+    fn insert_token(
+        &self,
+        token: &TokenRecord,
+        actor: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// The live token with this hash.
     fn token_by_hash(&self, hash: &str)
     -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
     /// Every token, live and revoked.
     fn tokens(&self) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
     /// Revokes the live token with this name; false if there is none.
-    fn revoke_token(&self, name: &str, now: i64) -> impl Future<Output = Result<bool>> + Send;
+    /// Audited as `token.revoke` by `actor` at `now`.
+    fn revoke_token(
+        &self,
+        name: &str,
+        actor: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Audit entries matching a query, oldest first.
+    fn query_audit(
+        &self,
+        query: &AuditQuery,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
 }

@@ -8,19 +8,23 @@
 //! returns [`records`](RunRecord) and never interprets them.
 
 mod api;
+mod audit;
 mod error;
+mod orchestration;
 mod records;
 mod sqlite;
 
 use std::future::Future;
 
 pub use api::*;
+pub use audit::*;
 pub use error::{Result, StoreError};
+pub use orchestration::*;
 pub use records::*;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// Reads that need no transaction, for queries and workers.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OrchestrationReads + Send + Sync + 'static {
     /// The write transaction type.
     type Tx: StoreTx;
 
@@ -54,7 +58,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One write transaction of the engine's writer. Nothing is visible to
 /// others, or durable, before [`commit`](StoreTx::commit).
-pub trait StoreTx: Send + Sync {
+pub trait StoreTx: AuditLog + OrchestrationTx + Send + Sync {
     /// Makes every change durable at once.
     fn commit(self) -> impl Future<Output = Result<()>> + Send;
 

@@ -179,6 +179,11 @@ pub struct RunRecord {
     pub updated_at: i64,
     /// When it ended.
     pub finished_at: Option<i64>,
+    /// Who or what started it: `token:<name>`, `rule:<name>`,
+    /// `schedule:<name>`, `run:<parent id>` or `local`.
+    pub started_by: String,
+    /// The event that started it, when a rule did.
+    pub event_seq: Option<i64>,
 }
 
 /// A step of a run (`item = -1`) or one element of a for_each step.

@@ -24,10 +24,14 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use catalog::{Catalog, ResolvedPlugin, StaticCatalog};
+pub(crate) use limits::duration as parse_duration;
 pub use limits::{MAX_SLEEP, MAX_TIMEOUT};
 pub use names::MAX_NAME_LEN;
+pub(crate) use names::check_name;
 pub use parse::parse_definition;
+pub(crate) use problems::join_path as join_problem_path;
 pub use problems::{Problem, Problems};
+pub(crate) use step::check_approvers as check_approvers_at;
 
 use self::names::{Dag, StepIds};
 use self::problems::join_path;

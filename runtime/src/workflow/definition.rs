@@ -70,12 +70,14 @@ pub struct StepDefinition {
     /// `with` as its input and waits for it; its output is the child's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
-    /// Reserved: waits for a matching event (not available yet).
+    /// Waits durably for an ingested event; its output is
+    /// `{timed_out, event}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_for: Option<Value>,
-    /// Reserved: waits for a human decision (not available yet).
+    pub wait_for: Option<WaitForDefinition>,
+    /// Waits for a human decision; its output is `{approved, decision, by,
+    /// comment, decided_at, timed_out}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval: Option<Value>,
+    pub approval: Option<ApprovalDefinition>,
     /// Steps that must finish first. Steps that do not depend on each other
     /// run in parallel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -105,6 +107,80 @@ pub struct StepDefinition {
     /// records the failure and lets dependents run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_error: Option<OnError>,
+}
+
+/// A `wait_for` step: the event it waits for and how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitForDefinition {
+    /// The event type: exact, or a pattern where `*` is any run of
+    /// characters (`alertmanager.alert.*`).
+    pub event: String,
+    /// A CEL condition over `event` (and `input`, `steps`, `run`, `env`),
+    /// such as `event.subject == input.fingerprint`.
+    #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// How long to wait, such as `30m` (at most 366 days). Then the step
+    /// succeeds with `timed_out: true` and `event: null`.
+    pub timeout: String,
+}
+
+/// An `approval` step: who decides, what they are told, and how long they
+/// have.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalDefinition {
+    /// Who may decide. Empty: any operator or admin.
+    #[serde(default, skip_serializing_if = "Approvers::is_empty")]
+    pub approvers: Approvers,
+    /// What approvers are asked: text that may hold `${{ }}` expressions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// How long to wait for a decision, such as `4h` (at most 366 days).
+    pub timeout: String,
+    /// The decision when nobody decides in time (`reject` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<Verdict>,
+}
+
+/// Who may decide an approval: token names or roles (`operator` includes
+/// admins). Either matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approvers {
+    /// Roles: `operator` or `admin`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Token names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<String>,
+}
+
+impl Approvers {
+    /// Whether no approver is named.
+    pub fn is_empty(&self) -> bool {
+        self.roles.is_empty() && self.tokens.is_empty()
+    }
+}
+
+/// A decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Go ahead.
+    Approve,
+    /// Do not.
+    Reject,
+}
+
+impl Verdict {
+    /// `approve` or `reject`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Reject => "reject",
+        }
+    }
 }
 
 /// How a step is retried.

@@ -17,8 +17,12 @@ use cel::common::ast::{EntryExpr, Expr as Node, IdedExpr};
 use cel::{Context, Program};
 use serde_json::Value;
 
+pub mod time;
+
 /// The variables an expression may use, depending on where it is written.
-pub const ROOT_VARIABLES: &[&str] = &["input", "steps", "run", "env", "item", "index", "error"];
+pub const ROOT_VARIABLES: &[&str] = &[
+    "input", "steps", "run", "env", "item", "index", "error", "event",
+];
 
 /// A parsed CEL expression.
 #[derive(Clone)]
@@ -93,7 +97,16 @@ impl Expr {
     /// Runs the expression against `scope`.
     pub fn evaluate(&self, scope: &Scope<'_>) -> Result<Value, EvalError> {
         let mut context = Context::default();
+        if let Err(e) = time::register(&mut context) {
+            return Err(self.error(e));
+        }
         for name in &self.references.variables {
+            if name == "now"
+                && let Some(now) = scope.now
+            {
+                context.add_variable_from_value("now", time::timestamp(now));
+                continue;
+            }
             let Some(value) = scope.variable(name) else {
                 return Err(self.error(format!("`{name}` is not available here")));
             };
@@ -191,11 +204,18 @@ pub struct Scope<'a> {
     pub index: Option<&'a Value>,
     /// In compensation steps: what failed the run.
     pub error: Option<&'a Value>,
+    /// In `wait_for` conditions and rules: the event.
+    pub event: Option<&'a Value>,
+    /// `now`, a CEL timestamp (milliseconds since the epoch), where the
+    /// expression may use it (policies).
+    pub now: Option<i64>,
+    /// Other named values (resources' own variables).
+    pub extra: &'a [(&'a str, &'a Value)],
 }
 
 impl<'a> Scope<'a> {
     fn variable(&self, name: &str) -> Option<&'a Value> {
-        match name {
+        let fixed = match name {
             "input" => self.input,
             "steps" => self.steps,
             "run" => self.run,
@@ -203,8 +223,15 @@ impl<'a> Scope<'a> {
             "item" => self.item,
             "index" => self.index,
             "error" => self.error,
+            "event" => self.event,
             _ => None,
-        }
+        };
+        fixed.or_else(|| {
+            self.extra
+                .iter()
+                .find(|(extra, _)| *extra == name)
+                .map(|(_, value)| *value)
+        })
     }
 }
 

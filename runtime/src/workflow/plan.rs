@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::definition::{Definition, NeedsSkipped, OnError};
+use super::definition::{Approvers, Definition, NeedsSkipped, OnError, Verdict};
 use super::expr::{Expr, Template};
 
 /// Default `concurrency` of a `for_each` step.
@@ -128,6 +128,26 @@ pub enum StepAction {
     },
     /// A durable timer.
     Sleep(Duration),
+    /// Waits for a matching event.
+    WaitFor {
+        /// The event type pattern.
+        pattern: crate::events::EventPattern,
+        /// The condition over `event` and the run.
+        condition: Option<Expr>,
+        /// How long to wait.
+        timeout: Duration,
+    },
+    /// Waits for a human decision.
+    Approval {
+        /// Who may decide.
+        approvers: Approvers,
+        /// The message template.
+        message: Option<Template>,
+        /// How long to wait.
+        timeout: Duration,
+        /// The decision on timeout.
+        on_timeout: Verdict,
+    },
     /// A child workflow run, awaited.
     Workflow {
         /// Workflow name.
@@ -146,6 +166,8 @@ impl StepAction {
             StepAction::Plugin { .. } => "plugin",
             StepAction::Sleep(_) => "sleep",
             StepAction::Workflow { .. } => "workflow",
+            StepAction::WaitFor { .. } => "wait_for",
+            StepAction::Approval { .. } => "approval",
         }
     }
 }

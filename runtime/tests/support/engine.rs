@@ -82,6 +82,18 @@ impl Harness {
         Harness::open(dir, clock, config).await
     }
 
+    /// Stops this engine, lets `down` pass on the clock, and starts a new
+    /// one on the same database: a downtime.
+    pub async fn restart_after(self, down: Duration) -> Harness {
+        self.engine.shutdown().await;
+        self.engine.store().close().await;
+        let Harness {
+            dir, clock, config, ..
+        } = self;
+        clock.advance(down);
+        Harness::open(dir, clock, config).await
+    }
+
     pub async fn save(&self, yaml: &str) -> i64 {
         match self.engine.save_workflow(yaml).await {
             Ok(saved) => saved.version,

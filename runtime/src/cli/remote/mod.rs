@@ -1,12 +1,16 @@
 //! The CLI as a client of a server (`BATON_URL`, `BATON_TOKEN`): plugin,
-//! workflow, run and token commands. Output is a table for people or the
-//! server's JSON with `--json`; errors print the server's problem.
+//! workflow, run, token and audit commands, `apply|get|delete` of
+//! resources, and approvals. Output is a table for people or
+//! the server's JSON with `--json`; errors print the server's problem.
 //!
-//! Exit status: 0 done, 1 a watched run failed or was cancelled, 2 bad
-//! usage, 3 the server refused the request, 4 the server could not be
-//! reached.
+//! Exit status: 0 done, 1 a watched run failed or was cancelled, or the
+//! audit trail is broken, 2 bad usage, 3 the server refused the request, 4
+//! the server could not be reached.
 
+pub(crate) mod approvals;
+pub(crate) mod audit;
 pub(crate) mod registry;
+pub(crate) mod resources;
 pub(crate) mod runs;
 mod table;
 pub(crate) mod tokens;
@@ -47,6 +51,12 @@ impl Failed {
     pub(crate) fn run_failed(message: impl Into<String>) -> Failed {
         Failed(EXIT_STEP_FAILED, message.into())
     }
+
+    /// A check that found a fault (the audit trail is broken); the same
+    /// status as a failed run.
+    pub(crate) fn check_failed(message: impl Into<String>) -> Failed {
+        Failed(EXIT_STEP_FAILED, message.into())
+    }
 }
 
 /// Runs a command body and turns its result into an exit code.
@@ -82,14 +92,4 @@ pub(crate) fn text(value: &Value, field: &str) -> String {
 }
 
 /// Path segment escaping for names and ids taken from the command line.
-pub(crate) fn segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'@') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+pub(crate) use baton::client::segment;

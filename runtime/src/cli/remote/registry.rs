@@ -150,25 +150,42 @@ pub(crate) async fn apply(args: ApplyArgs) -> ExitCode {
     .await
 }
 
+/// Prints a `GET /v1/workflows` answer as a table.
+pub(crate) fn print_workflows(workflows: &Value) {
+    let rows: Vec<Vec<String>> = workflows
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            vec![
+                text(w, "name"),
+                text(w, "latest_version"),
+                text(w, "updated_at"),
+            ]
+        })
+        .collect();
+    table::print(&["NAME", "VERSION", "UPDATED"], &rows);
+}
+
+/// Prints a `GET /v1/workflows/{name}` answer: a comment line, then the
+/// document as it was saved.
+pub(crate) fn print_workflow(shown: &Value) {
+    println!(
+        "# {} version {}, saved {}",
+        text(shown, "name"),
+        text(shown, "version"),
+        text(shown, "created_at")
+    );
+    print!("{}", text(shown, "source"));
+}
+
 pub(crate) async fn list_workflows(args: RemoteOnly) -> ExitCode {
     finish(async {
         let workflows = client(&args.remote)?.get("/v1/workflows").await?;
         if args.remote.json {
             print_json(&workflows);
         } else {
-            let rows: Vec<Vec<String>> = workflows
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|w| {
-                    vec![
-                        text(w, "name"),
-                        text(w, "latest_version"),
-                        text(w, "updated_at"),
-                    ]
-                })
-                .collect();
-            table::print(&["NAME", "VERSION", "UPDATED"], &rows);
+            print_workflows(&workflows);
         }
         Ok(())
     })
@@ -185,13 +202,7 @@ pub(crate) async fn show_workflow(args: WorkflowShowArgs) -> ExitCode {
         if args.remote.json {
             print_json(&shown);
         } else {
-            println!(
-                "# {} version {}, saved {}",
-                text(&shown, "name"),
-                text(&shown, "version"),
-                text(&shown, "created_at")
-            );
-            print!("{}", text(&shown, "source"));
+            print_workflow(&shown);
         }
         Ok(())
     })

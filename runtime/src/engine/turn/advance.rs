@@ -16,6 +16,13 @@ impl<'s, S: Store> Turn<'s, S> {
         }
         let plan = self.plan(&run).await?;
         let mut rows = self.rows_by_step(run_id).await?;
+        // A run behind a policy's approval gate starts nothing yet.
+        if rows
+            .get(RUN_GATE)
+            .is_some_and(|gate| gate.status != StepStatus::Succeeded)
+        {
+            return Ok(());
+        }
         let input = parse(Some(&run.input));
 
         if run.status == RunStatus::Running {
@@ -67,7 +74,10 @@ impl<'s, S: Store> Turn<'s, S> {
 
     /// Starts every step of `dag` whose needs are done, in order.
     /// The step-level rows of a run, by step id.
-    async fn rows_by_step(&mut self, run_id: &str) -> Result<HashMap<String, StepRecord>> {
+    pub(super) async fn rows_by_step(
+        &mut self,
+        run_id: &str,
+    ) -> Result<HashMap<String, StepRecord>> {
         Ok(self
             .db
             .step_rows(run_id)
@@ -269,6 +279,12 @@ impl<'s, S: Store> Turn<'s, S> {
                 self.put(&element).await?;
                 continue;
             }
+            if element.status == StepStatus::Waiting {
+                // Held by a policy's approval gate: it becomes ready (or
+                // fails) when the gate is decided.
+                self.put(&element).await?;
+                continue;
+            }
             element.status = StepStatus::Pending;
             element.due_at = None;
             self.db.put_step(&element);
@@ -297,14 +313,68 @@ impl<'s, S: Store> Turn<'s, S> {
             } => {
                 row.plugin = Some(name.clone());
                 row.digest = Some(digest.clone());
-                match self.render(row, with, scope) {
-                    Some(input) => {
-                        row.input = Some(input);
+                let Some(input) = self.render(row, with, scope) else {
+                    return Ok(());
+                };
+                let gate = self.step_gate(run, step, row, &input);
+                row.input = Some(input);
+                match gate {
+                    gates::Gate::Open(_) => {
                         row.status = StepStatus::Ready;
                         row.due_at = Some(self.now);
                     }
-                    None => return Ok(()),
+                    gates::Gate::Denied(decision) => {
+                        let message = format!(
+                            "denied by policy `{}`: {}",
+                            decision.policy, decision.message
+                        );
+                        self.end_row(row, StepStatus::Failed, "policy-denied", &message);
+                    }
+                    gates::Gate::Approval(decision) => {
+                        self.policy_gate(run, row, "policy", &decision).await?;
+                    }
                 }
+            }
+            StepAction::WaitFor {
+                pattern,
+                condition,
+                timeout,
+            } => {
+                self.start_wait(run, row, pattern, condition.as_ref(), *timeout, scope)
+                    .await?;
+            }
+            StepAction::Approval {
+                approvers,
+                message,
+                timeout,
+                on_timeout,
+            } => {
+                let text = match message.as_ref().map(|m| m.render(scope)) {
+                    Some(Ok(Value::String(text))) => text,
+                    Some(Ok(other)) => other.to_string(),
+                    Some(Err(e)) => {
+                        self.end_row(
+                            row,
+                            StepStatus::Failed,
+                            "expression",
+                            &format!("message: {e}"),
+                        );
+                        return Ok(());
+                    }
+                    None => format!(
+                        "approve step `{}` of run {} ({})",
+                        step.id, run.id, run.workflow
+                    ),
+                };
+                let request = gates::ApprovalRequest {
+                    gate: "step",
+                    policy: None,
+                    approvers,
+                    message: text,
+                    timeout: *timeout,
+                    on_timeout: *on_timeout,
+                };
+                self.open_approval(run, row, request).await?;
             }
             StepAction::Sleep(duration) => {
                 row.status = StepStatus::Waiting;

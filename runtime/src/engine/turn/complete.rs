@@ -175,14 +175,25 @@ impl<'s, S: Store> Turn<'s, S> {
         Ok(())
     }
 
-    /// Completes due sleep timers.
+    /// Fires due timers: sleeps end, waits time out, approvals and gates
+    /// get their timeout decision.
     pub(crate) async fn fire_timers(&mut self, limit: i64) -> Result<usize> {
         let due = self.db.tx.due_timers(self.now, limit).await?;
         let due = self.db.adopt(due);
         let fired = due.len();
         for row in due {
-            if row.kind == "sleep" && row.status == StepStatus::Waiting {
-                self.finish_row(row, Ok(Value::Null), false).await?;
+            if row.status != StepStatus::Waiting || row.due_at.is_none_or(|d| d > self.now) {
+                continue;
+            }
+            match row.kind.as_str() {
+                "sleep" => self.finish_row(row, Ok(Value::Null), false).await?,
+                "wait_for" => {
+                    let output = json!({"timed_out": true, "event": null});
+                    self.finish_row(row, Ok(output), false).await?;
+                }
+                // Approval steps, and gates before a plugin step or a run.
+                "approval" | "plugin" | "gate" => self.approval_expired(&row).await?,
+                _ => {}
             }
         }
         Ok(fired)

@@ -9,6 +9,17 @@ impl<'s, S: Store> Turn<'s, S> {
 
     /// Starts a run (or returns the one started with the same key).
     pub(crate) async fn start_run(&mut self, request: &StartRun) -> Result<RunRecord> {
+        self.start_run_for(request, None).await
+    }
+
+    /// Starts a run, for the event `event_seq` when a rule starts it: the
+    /// policies of the `run` point decide whether it starts, starts behind
+    /// an approval gate, or is refused.
+    pub(crate) async fn start_run_for(
+        &mut self,
+        request: &StartRun,
+        event_seq: Option<i64>,
+    ) -> Result<RunRecord> {
         if let Some(key) = &request.idempotency_key
             && let Some(existing) = self.db.run_by_key(&request.workflow, key).await?
         {
@@ -33,11 +44,49 @@ impl<'s, S: Store> Turn<'s, S> {
         let run = self.new_run(&plan, &request.workflow, version, &request.input, None)?;
         let run = RunRecord {
             idempotency_key: request.idempotency_key.clone(),
+            started_by: request.started_by.clone(),
+            event_seq,
             ..run
         };
+        let workflow = json!({"name": run.workflow, "version": run.version});
+        let input = parse(Some(&run.input));
+        let run_view = gates::run_policy_view(&run);
+        let actor = Value::String(run.started_by.clone());
+        let gate = self.check_policies(
+            crate::resources::policy::Point::Run,
+            &format!("run/{}", run.id),
+            &[
+                ("workflow", &workflow),
+                ("input", &input),
+                ("run", &run_view),
+                ("actor", &actor),
+            ],
+        );
+        if let gates::Gate::Denied(decision) = gate {
+            return Err(EngineError::PolicyDenied {
+                policy: decision.policy,
+                message: decision.message,
+            });
+        }
         self.db.new_run(&run);
         self.run_event(&run);
-        self.work.push_back(Work::Advance(run.id.clone()));
+        self.db.audit(
+            crate::store::AuditEntry::new(
+                run.started_by.clone(),
+                crate::store::action::RUN_START,
+                format!("run/{}", run.id),
+                json!({"workflow": run.workflow, "version": run.version, "event": event_seq}),
+            )
+            .at(self.now),
+        );
+        if let gates::Gate::Approval(decision) = gate {
+            let mut row = StepRecord::new(&run.id, RUN_GATE, -1, "gate", self.now);
+            row.started_at = Some(self.now);
+            self.policy_gate(&run, &mut row, "run", &decision).await?;
+            self.put(&row).await?;
+        } else {
+            self.work.push_back(Work::Advance(run.id.clone()));
+        }
         Ok(run)
     }
 
@@ -71,7 +120,17 @@ impl<'s, S: Store> Turn<'s, S> {
             created_at: self.now,
             updated_at: self.now,
             finished_at: None,
+            started_by: parent
+                .map_or_else(|| "local".to_string(), |(p, _, _)| format!("run:{}", p.id)),
+            event_seq: None,
         })
+    }
+
+    fn audit_run(&mut self, actor: &str, action: &str, run_id: &str) {
+        self.db.audit(
+            crate::store::AuditEntry::new(actor, action, format!("run/{run_id}"), json!({}))
+                .at(self.now),
+        );
     }
 
     /// A step failed the run: stop everything, then compensate or end.
@@ -113,6 +172,11 @@ impl<'s, S: Store> Turn<'s, S> {
             {
                 children.push(child);
             }
+            if row.status == StepStatus::Waiting
+                && matches!(row.kind.as_str(), "approval" | "plugin" | "gate")
+            {
+                self.withdraw_approval(&row).await?;
+            }
             self.end_row(&mut row, StepStatus::Cancelled, "cancelled", why);
             self.put(&row).await?;
         }
@@ -152,6 +216,9 @@ impl<'s, S: Store> Turn<'s, S> {
         run.finished_at = Some(self.now);
         self.db.put_run(run);
         self.run_event(run);
+        if run.started_by.starts_with("schedule:") {
+            self.effects.schedules_changed = true;
+        }
         if run.parent_run.is_some() {
             self.work.push_back(Work::ChildFinished(run.id.clone()));
         }
@@ -204,7 +271,7 @@ impl<'s, S: Store> Turn<'s, S> {
 
     /// Cancels a run: pending steps never start, running ones are
     /// interrupted, child runs are cancelled too.
-    pub(crate) async fn cancel_run(&mut self, run_id: &str) -> Result<RunRecord> {
+    pub(crate) async fn cancel_run(&mut self, run_id: &str, actor: &str) -> Result<RunRecord> {
         let run = self
             .db
             .run(run_id)
@@ -217,6 +284,7 @@ impl<'s, S: Store> Turn<'s, S> {
             )));
         }
         self.cancel_tree(run_id, "cancelled by request").await?;
+        self.audit_run(actor, crate::store::action::RUN_CANCEL, run_id);
         self.db
             .run(run_id)
             .await?
@@ -225,7 +293,7 @@ impl<'s, S: Store> Turn<'s, S> {
 
     /// Runs a failed or cancelled run again from the steps that did not
     /// succeed, keeping the outputs of those that did.
-    pub(crate) async fn retry_run(&mut self, run_id: &str) -> Result<RunRecord> {
+    pub(crate) async fn retry_run(&mut self, run_id: &str, actor: &str) -> Result<RunRecord> {
         let mut run = self
             .db
             .run(run_id)
@@ -277,6 +345,7 @@ impl<'s, S: Store> Turn<'s, S> {
             reset(&mut row);
             self.put(&row).await?;
         }
+        self.audit_run(actor, crate::store::action::RUN_RETRY, run_id);
         run.status = RunStatus::Running;
         run.error = None;
         run.output = None;
@@ -286,18 +355,5 @@ impl<'s, S: Store> Turn<'s, S> {
         self.run_event(&run);
         self.work.push_back(Work::Advance(run.id.clone()));
         Ok(run)
-    }
-
-    /// Stores ingested events (rules will act on them here, in the same
-    /// transaction).
-    pub(crate) async fn ingest(
-        &mut self,
-        events: &[crate::store::EventRecord],
-    ) -> Result<Vec<Option<i64>>> {
-        let mut events = events.to_vec();
-        for event in &mut events {
-            event.received_at = self.now;
-        }
-        Ok(self.db.tx.insert_events(&events).await?)
     }
 }

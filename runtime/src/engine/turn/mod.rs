@@ -10,8 +10,11 @@
 
 mod advance;
 mod complete;
+mod events;
+mod gates;
 mod leases;
 mod lifecycle;
+mod schedules;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -26,6 +29,8 @@ use super::clock::{millis, rfc3339};
 use super::unit::Unit;
 use super::worker::{Failure, Outcome, Task, TaskKey};
 use super::{EngineError, EngineEvent, Result, Shared, StartRun};
+
+pub(crate) use gates::RUN_GATE;
 
 /// Follow-up work inside a turn.
 #[derive(Debug)]
@@ -42,6 +47,8 @@ pub(crate) struct Effects {
     pub events: Vec<EngineEvent>,
     pub interrupts: Vec<TaskKey>,
     pub tasks: Vec<Task>,
+    /// A run a schedule started ended (a queued occurrence may start).
+    pub schedules_changed: bool,
 }
 
 /// One transaction's worth of engine work.
@@ -181,9 +188,8 @@ impl RunView {
             steps: Some(&self.steps),
             run: Some(&self.run),
             env: Some(&plan.env),
-            item: None,
-            index: None,
             error,
+            ..Scope::default()
         }
     }
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::engine::clock::rfc3339;
 use crate::events::{Event, alertmanager, cloudevents};
-use crate::store::{ApiStore, EventQuery, EventRecord, Role};
+use crate::store::{ApiStore, EventQuery, EventRecord, OrchestrationReads, Role};
 
 use super::super::auth::Caller;
 use super::super::paging;
@@ -56,6 +56,28 @@ pub struct EventView {
     pub received_at: String,
     /// The token (or hook) it came through.
     pub received_by: String,
+    /// What it did: rules that matched (and started a run, delivered it to
+    /// a run, were denied by a policy or failed) and steps it woke. Only in
+    /// answers about one event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consequences: Option<Vec<Consequence>>,
+}
+
+/// One consequence of an event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Consequence {
+    /// The rule, for rule matches.
+    pub rule: Option<String>,
+    /// `started`, `delivered`, `woke`, `denied`, `failed` or `error`.
+    pub outcome: String,
+    /// The run it started, was delivered to, or woke.
+    pub run_id: Option<String>,
+    /// The step it woke.
+    pub step_id: Option<String>,
+    /// Why (denied, failed, error), or how (delivered).
+    pub detail: Option<String>,
+    /// When.
+    pub at: String,
 }
 
 /// A page of events, newest first.
@@ -125,6 +147,7 @@ fn view(record: &EventRecord) -> EventView {
         event: cloudevents::to_json(&event),
         received_at: rfc3339(record.received_at),
         received_by: record.received_by.clone(),
+        consequences: None,
     }
 }
 
@@ -261,12 +284,7 @@ pub async fn list(
     let before = query
         .cursor
         .as_deref()
-        .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|s| *s > 0)
-                .ok_or_else(paging::invalid_cursor)
-        })
+        .map(paging::decode_seq)
         .transpose()?;
     let events = state
         .engine
@@ -313,5 +331,77 @@ pub async fn show(
         .event(seq)
         .await?
         .ok_or_else(|| ApiError::new(Kind::NotFound, format!("no event {seq}")))?;
-    Ok(Json(view(&event)))
+    let matches = state.engine.store().event_matches(seq).await?;
+    let mut view = view(&event);
+    view.consequences = Some(
+        matches
+            .into_iter()
+            .map(|m| Consequence {
+                rule: m.rule,
+                outcome: m.outcome,
+                run_id: m.run_id,
+                step_id: m.step_id,
+                detail: m.detail,
+                at: rfc3339(m.at),
+            })
+            .collect(),
+    );
+    Ok(Json(view))
+}
+
+/// Ingest a generic JSON webhook declared as a `Webhook` resource.
+///
+/// No bearer token: the caller proves itself with the webhook's ingest
+/// token (`Authorization: Bearer <token>`) or an HMAC-SHA256 signature of
+/// the raw body, as the webhook declares. The body becomes one event
+/// through the webhook's mapping.
+#[utoipa::path(
+    post, operation_id = "events_webhook", path = "/v1/hooks/{name}", tag = "events",
+    params(("name" = String, Path, description = "Webhook name")),
+    request_body(content = Object, content_type = "application/json", description = "Any JSON body"),
+    responses(
+        (status = 200, description = "Stored", body = Ingested),
+        (status = 400, description = "Not JSON, or the mapping gives no valid event; nothing was stored", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong or missing ingest token or signature", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+pub async fn webhook(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Ingested>> {
+    use crate::resources::webhook::HookError;
+    let hook = state
+        .engine
+        .webhook(&name)
+        .ok_or_else(|| ApiError::new(Kind::NotFound, format!("no webhook `{name}`")))?;
+    let body = body.map_err(|e| body_error(&e.body_text()))?;
+    let headers: std::collections::BTreeMap<String, String> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let check = hook.check(&headers, &body).and_then(|()| {
+        if !cloudevents::is_json(headers.get("content-type").map_or("", String::as_str)) {
+            return Err(HookError::Invalid(crate::events::EventProblem {
+                at: String::new(),
+                message: "send the body as `Content-Type: application/json`".into(),
+            }));
+        }
+        hook.event(&headers, &body)
+    });
+    let event = match check {
+        Ok(event) => event,
+        Err(HookError::Unauthorized(message)) => {
+            return Err(ApiError::new(Kind::Unauthorized, message));
+        }
+        Err(HookError::Invalid(problem)) if problem.message.contains("Content-Type") => {
+            return Err(ApiError::new(Kind::UnsupportedMediaType, problem.message));
+        }
+        Err(HookError::Invalid(problem)) => return Err(problem.into()),
+    };
+    store(&state, vec![event], &format!("webhook:{name}")).await
 }

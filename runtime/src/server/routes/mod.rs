@@ -1,10 +1,13 @@
 //! The routes, each documented for the OpenAPI document: one module per
 //! resource. [`router`] puts them together with the middleware.
 
+mod approvals;
+mod audit;
 mod events;
 mod health;
 mod ingest;
 mod plugins;
+mod resources;
 mod runs;
 mod tokens;
 mod workflows;
@@ -38,6 +41,9 @@ use super::state::AppState;
         (name = "runs", description = "Runs of workflows"),
         (name = "tokens", description = "Access tokens"),
         (name = "events", description = "Event ingestion"),
+        (name = "audit", description = "The audit trail"),
+        (name = "resources", description = "Rules, schedules, policies and webhooks, and applying files of resources"),
+        (name = "approvals", description = "Human decisions"),
         (name = "health", description = "Health and metrics"),
     )
 )]
@@ -122,6 +128,13 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(ingest::ingest, ingest::list))
         .routes(routes!(ingest::show))
         .routes(routes!(ingest::alertmanager_hook))
+        .routes(routes!(ingest::webhook))
+        .routes(routes!(resources::apply))
+        .routes(routes!(resources::list))
+        .routes(routes!(resources::show, resources::delete))
+        .routes(routes!(approvals::list))
+        .routes(routes!(approvals::show, approvals::decide))
+        .routes(routes!(audit::list))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -74,7 +74,12 @@ pub async fn upload(
     })?;
     let record = state
         .engine
-        .add_plugin_as(&body, query.name.as_deref(), query.version.as_deref())
+        .add_plugin_as(
+            &body,
+            query.name.as_deref(),
+            query.version.as_deref(),
+            &caller.actor(),
+        )
         .await?;
     tracing::info!(plugin = %record.name, version = %record.version, digest = %record.digest, by = %caller.name, "plugin uploaded");
     Ok((StatusCode::CREATED, Json(PluginView::from(&record))))
@@ -172,7 +177,12 @@ pub async fn delete(
     Path((name, version)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
-    match state.engine.store().delete_plugin(&name, &version).await? {
+    let deletion = state
+        .engine
+        .store()
+        .delete_plugin(&name, &version, &caller.actor(), state.engine.now())
+        .await?;
+    match deletion {
         PluginDeletion::Deleted => {
             tracing::info!(plugin = %name, %version, by = %caller.name, "plugin deleted");
             Ok(StatusCode::NO_CONTENT)

@@ -80,6 +80,7 @@ pub async fn start(
             version: request.version,
             input: request.input,
             idempotency_key: key.clone(),
+            started_by: crate::store::actor::token(&caller.name),
         })
         .await?;
     let view = RunView::from(&run);
@@ -95,27 +96,12 @@ pub async fn start(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-fn parse_time(field: &str, text: &str) -> ApiResult<i64> {
-    let time = humantime::parse_rfc3339_weak(text).map_err(|e| {
-        ApiError::new(
-            Kind::BadRequest,
-            format!("`{field}` must be an RFC 3339 time such as 2026-01-31T12:00:00Z: {e}"),
-        )
-    })?;
-    let ms = time
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| ApiError::new(Kind::BadRequest, format!("`{field}` is before 1970")))?
-        .as_millis();
-    i64::try_from(ms)
-        .map_err(|_| ApiError::new(Kind::BadRequest, format!("`{field}` is too far ahead")))
-}
-
 /// A cursor is `<created_at>.<run id>` of the last run of a page.
-fn encode_cursor(created_at: i64, id: &str) -> String {
+pub(super) fn encode_cursor(created_at: i64, id: &str) -> String {
     format!("{created_at}.{id}")
 }
 
-fn decode_cursor(cursor: &str) -> ApiResult<(i64, String)> {
+pub(super) fn decode_cursor(cursor: &str) -> ApiResult<(i64, String)> {
     let (at, id) = cursor.split_once('.').ok_or_else(paging::invalid_cursor)?;
     let at: i64 = at.parse().map_err(|_| paging::invalid_cursor())?;
     uuid::Uuid::parse_str(id).map_err(|_| paging::invalid_cursor())?;
@@ -159,12 +145,12 @@ pub async fn list(
         since: query
             .since
             .as_deref()
-            .map(|t| parse_time("since", t))
+            .map(|t| paging::parse_time("since", t))
             .transpose()?,
         until: query
             .until
             .as_deref()
-            .map(|t| parse_time("until", t))
+            .map(|t| paging::parse_time("until", t))
             .transpose()?,
         before: query.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: limit + 1,
@@ -275,7 +261,10 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunView>> {
     caller.require(Role::Operator)?;
-    let run = state.engine.cancel_run(&id).await?;
+    let run = state
+        .engine
+        .cancel_run_as(&id, &crate::store::actor::token(&caller.name))
+        .await?;
     tracing::info!(run = %id, by = %caller.name, "run cancelled");
     Ok(Json(RunView::from(&run)))
 }
@@ -299,7 +288,10 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunView>> {
     caller.require(Role::Operator)?;
-    let run = state.engine.retry_run(&id).await?;
+    let run = state
+        .engine
+        .retry_run_as(&id, &crate::store::actor::token(&caller.name))
+        .await?;
     tracing::info!(run = %id, by = %caller.name, "run retried");
     Ok(Json(RunView::from(&run)))
 }

@@ -38,7 +38,11 @@ pub async fn create(
         .parse()
         .map_err(|m: String| ApiError::new(Kind::BadRequest, m))?;
     let token = new_token(&request.name, role, &caller.name, state.engine.now());
-    state.engine.store().insert_token(&token.record).await?;
+    state
+        .engine
+        .store()
+        .insert_token(&token.record, &caller.actor())
+        .await?;
     tracing::info!(token = %request.name, role = role.as_str(), by = %caller.name, "token created");
     Ok((
         StatusCode::CREATED,
@@ -90,7 +94,7 @@ pub async fn revoke(
     if !state
         .engine
         .store()
-        .revoke_token(&name, state.engine.now())
+        .revoke_token(&name, &caller.actor(), state.engine.now())
         .await?
     {
         return Err(ApiError::new(

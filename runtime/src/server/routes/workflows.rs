@@ -85,7 +85,10 @@ pub async fn save(
             .into(),
         );
     }
-    let saved = state.engine.save_workflow(source).await?;
+    let saved = state
+        .engine
+        .save_workflow_as(source, &caller.actor())
+        .await?;
     let record = state
         .engine
         .store()

@@ -1,11 +1,14 @@
 //! The HTTP API's reads and writes on SQLite: listings, plugin deletion,
-//! tokens. Each write is a short transaction of its own on the writer
-//! connection.
+//! tokens, the audit trail. Each write is a short transaction of its own on
+//! the writer connection, with its audit entry.
+
+use serde_json::json;
 
 use super::rows::*;
 use super::*;
 use crate::store::{
-    ApiStore, EventQuery, EventRecord, PluginDeletion, Role, RunQuery, TokenRecord, WorkflowRecord,
+    ApiStore, AuditEntry, AuditQuery, AuditRecord, EventQuery, EventRecord, PluginDeletion, Role,
+    RunQuery, TokenRecord, WorkflowRecord, action,
 };
 
 macro_rules! event_columns {
@@ -15,7 +18,7 @@ macro_rules! event_columns {
     };
 }
 
-fn event_from_row(row: &SqliteRow) -> Result<EventRecord> {
+pub(super) fn event_from_row(row: &SqliteRow) -> Result<EventRecord> {
     Ok(EventRecord {
         seq: row.try_get("seq")?,
         id: row.try_get("id")?,
@@ -137,7 +140,13 @@ impl ApiStore for SqliteStore {
         collect(rows, plugin_from_row)
     }
 
-    async fn delete_plugin(&self, name: &str, version: &str) -> Result<PluginDeletion> {
+    async fn delete_plugin(
+        &self,
+        name: &str,
+        version: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<PluginDeletion> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let digest: Option<String> =
             sqlx::query_scalar("SELECT digest FROM plugins WHERE name = ? AND version = ?")
@@ -179,6 +188,13 @@ impl ApiStore for SqliteStore {
         .bind(&digest)
         .execute(&mut *tx)
         .await?;
+        let entry = AuditEntry::new(
+            actor,
+            action::PLUGIN_DELETE,
+            format!("plugin/{name}@{version}"),
+            json!({ "digest": digest }),
+        );
+        super::audit::append(&mut tx, &[entry.at(now)]).await?;
         tx.commit().await?;
         Ok(PluginDeletion::Deleted)
     }
@@ -228,7 +244,8 @@ impl ApiStore for SqliteStore {
             .await?)
     }
 
-    async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
+    async fn insert_token(&self, token: &TokenRecord, actor: &str) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO tokens (name, role, hash, created_by, created_at, revoked_at) \
              VALUES (?, ?, ?, ?, ?, NULL)",
@@ -238,16 +255,27 @@ impl ApiStore for SqliteStore {
         .bind(&token.hash)
         .bind(&token.created_by)
         .bind(token.created_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await;
         match inserted {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-                "a token named `{}` already exists; revoke it first or pick another name",
-                token.name
-            ))),
-            Err(e) => Err(e.into()),
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "a token named `{}` already exists; revoke it first or pick another name",
+                    token.name
+                )));
+            }
+            Err(e) => return Err(e.into()),
         }
+        let entry = AuditEntry::new(
+            actor,
+            action::TOKEN_CREATE,
+            format!("token/{}", token.name),
+            json!({ "role": token.role.as_str() }),
+        );
+        super::audit::append(&mut tx, &[entry.at(token.created_at)]).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
@@ -271,13 +299,29 @@ impl ApiStore for SqliteStore {
         collect(rows, token_from_row)
     }
 
-    async fn revoke_token(&self, name: &str, now: i64) -> Result<bool> {
+    async fn revoke_token(&self, name: &str, actor: &str, now: i64) -> Result<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let done =
             sqlx::query("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
                 .bind(now)
                 .bind(name)
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let entry = AuditEntry::new(
+            actor,
+            action::TOKEN_REVOKE,
+            format!("token/{name}"),
+            json!({}),
+        );
+        super::audit::append(&mut tx, &[entry.at(now)]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        super::audit::query(self, query).await
     }
 }

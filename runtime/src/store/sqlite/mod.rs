@@ -111,7 +111,8 @@ pub struct SqliteTx(Transaction<'static, Sqlite>);
 macro_rules! run_columns {
     () => {
         "id, workflow, version, status, input, output, error, idempotency_key, \
-     parent_run, parent_step, parent_item, depth, created_at, updated_at, finished_at"
+     parent_run, parent_step, parent_item, depth, created_at, updated_at, finished_at, \
+     started_by, event_seq"
     };
 }
 macro_rules! step_columns {
@@ -129,6 +130,8 @@ macro_rules! attempt_columns {
 }
 
 mod api;
+mod audit;
+mod orchestration;
 mod reads;
 mod rows;
 mod tx;

@@ -20,6 +20,8 @@ pub(super) fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
         created_at: row.try_get(12)?,
         updated_at: row.try_get(13)?,
         finished_at: row.try_get(14)?,
+        started_by: row.try_get(15)?,
+        event_seq: row.try_get(16)?,
     })
 }
 

@@ -136,7 +136,9 @@ impl StoreTx for SqliteTx {
                     r.depth,
                     r.created_at,
                     r.updated_at,
-                    r.finished_at
+                    r.finished_at,
+                    r.started_by,
+                    r.event_seq
                 ])
             })
             .collect();
@@ -145,7 +147,7 @@ impl StoreTx for SqliteTx {
             run_columns!(),
             ") SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
              value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, \
-             value->>13, value->>14 FROM jsonb_each(?) WHERE true \
+             value->>13, value->>14, value->>15, value->>16 FROM jsonb_each(?) WHERE true \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
              error = excluded.error, updated_at = excluded.updated_at, \
              finished_at = excluded.finished_at"

@@ -16,7 +16,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Parses a duration at `path`, which must be longer than zero and at most
 /// `max` (named `limit` in the message) when given.
-pub(super) fn duration(
+pub(crate) fn duration(
     path: &str,
     text: &str,
     max: Option<(Duration, &str)>,

@@ -38,7 +38,7 @@ pub(super) fn is_valid_name(name: &str) -> bool {
 
 /// Reports `name` at `path` unless it is a valid name; `what` says what it
 /// names ("workflow name", "step id").
-pub(super) fn check_name(path: &str, what: &str, name: &str, problems: &mut Vec<Problem>) {
+pub(crate) fn check_name(path: &str, what: &str, name: &str, problems: &mut Vec<Problem>) {
     if !is_valid_name(name) {
         problems.push(Problem::new(
             path,

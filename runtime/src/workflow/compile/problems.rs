@@ -55,7 +55,7 @@ impl fmt::Display for Problems {
 }
 
 /// `base` extended by a path relative to it (`host`, `[0]`, `a.b`, or empty).
-pub(super) fn join_path(base: &str, relative: &str) -> String {
+pub(crate) fn join_path(base: &str, relative: &str) -> String {
     if relative.is_empty() {
         base.to_string()
     } else if base.is_empty() {

@@ -28,6 +28,8 @@ pub(super) enum Field {
         /// Whether the step has `for_each`.
         for_each: bool,
     },
+    /// A `wait_for` condition, which also sees `event`.
+    WaitFor,
 }
 
 /// Who reads: a step of one of the DAGs, or the workflow's `outputs`.
@@ -85,6 +87,9 @@ impl Reader<'_> {
         if field == (Field::With { for_each: true }) {
             allowed.extend(["item", "index"]);
         }
+        if field == Field::WaitFor {
+            allowed.push("event");
+        }
         if self.step.is_some() && self.dag == Dag::Compensation {
             allowed.push("error");
         }
@@ -139,6 +144,7 @@ fn unknown_variable(variable: &str, allowed: &[&str]) -> String {
             format!("`{variable}` only exists in `with` of a `for_each` step {available}")
         }
         "error" => format!("`error` only exists in `on_failure` steps {available}"),
+        "event" => format!("`event` only exists in `wait_for.if` {available}"),
         _ => format!("unknown variable `{variable}` {available}"),
     }
 }

@@ -93,7 +93,7 @@ fn action(
         [] => {
             problems.push(Problem::new(
                 &context.path,
-                "a step needs one of `uses`, `sleep` or `workflow`",
+                "a step needs one of `uses`, `sleep`, `workflow`, `wait_for` or `approval`",
             ));
             return None;
         }
@@ -106,12 +106,25 @@ fn action(
             ),
         )),
     }
-    for reserved in ["wait_for", "approval"] {
-        if kinds.contains(&reserved) {
-            problems.push(Problem::new(
-                context.at(reserved),
-                format!("`{reserved}` steps are reserved and not available yet"),
-            ));
+    for waiting in ["wait_for", "approval"] {
+        if !kinds.contains(&waiting) {
+            continue;
+        }
+        for (field, present, instead) in [
+            (
+                "for_each",
+                step.for_each.is_some(),
+                "run it in a child workflow",
+            ),
+            ("timeout", step.timeout.is_some(), "use its own `timeout`"),
+            ("retry", step.retry.is_some(), "it has no attempts to retry"),
+        ] {
+            if present {
+                problems.push(Problem::new(
+                    context.at(field),
+                    format!("`{field}` is not available on `{waiting}` steps: {instead}"),
+                ));
+            }
         }
     }
     if step.with.is_some() && step.uses.is_none() && step.workflow.is_none() {
@@ -146,11 +159,127 @@ fn action(
             version,
             with: with?,
         })
+    } else if let Some(wait) = &step.wait_for {
+        wait_for(wait, context, problems)
+    } else if let Some(approval) = &step.approval {
+        self::approval(approval, context, problems)
     } else if let Some(sleep) = &step.sleep {
         let limit = (MAX_SLEEP, "a sleep can last at most 366 days");
         limits::duration(&context.at("sleep"), sleep, Some(limit), problems).map(StepAction::Sleep)
     } else {
         None
+    }
+}
+
+/// A `wait_for` step.
+fn wait_for(
+    wait: &crate::workflow::WaitForDefinition,
+    context: &StepContext<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<StepAction> {
+    let base = context.at("wait_for");
+    let pattern = crate::events::EventPattern::parse(&wait.event)
+        .map_err(|message| problems.push(Problem::new(join_path(&base, "event"), message)))
+        .ok();
+    let condition = match &wait.condition {
+        Some(source) => {
+            let path = join_path(&base, "if");
+            Some(expression(
+                &path,
+                source,
+                context,
+                Field::WaitFor,
+                problems,
+            )?)
+        }
+        None => None,
+    };
+    let limit = (MAX_SLEEP, "a wait can last at most 366 days");
+    let timeout = limits::duration(
+        &join_path(&base, "timeout"),
+        &wait.timeout,
+        Some(limit),
+        problems,
+    );
+    Some(StepAction::WaitFor {
+        pattern: pattern?,
+        condition,
+        timeout: timeout?,
+    })
+}
+
+/// An `approval` step.
+fn approval(
+    approval: &crate::workflow::ApprovalDefinition,
+    context: &StepContext<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<StepAction> {
+    let base = context.at("approval");
+    check_approvers(
+        &join_path(&base, "approvers"),
+        &approval.approvers,
+        problems,
+    );
+    let message = match &approval.message {
+        Some(text) => {
+            let path = join_path(&base, "message");
+            match Template::parse(&Value::String(text.clone())) {
+                Ok(template) => {
+                    context
+                        .reader
+                        .check_template(&template, &path, Field::Plain, problems);
+                    Some(template)
+                }
+                Err(template_problems) => {
+                    problems.extend(
+                        template_problems
+                            .into_iter()
+                            .map(|(_, message)| Problem::new(&path, message)),
+                    );
+                    return None;
+                }
+            }
+        }
+        None => None,
+    };
+    let limit = (MAX_SLEEP, "an approval can wait at most 366 days");
+    let timeout = limits::duration(
+        &join_path(&base, "timeout"),
+        &approval.timeout,
+        Some(limit),
+        problems,
+    )?;
+    Some(StepAction::Approval {
+        approvers: approval.approvers.clone(),
+        message,
+        timeout,
+        on_timeout: approval
+            .on_timeout
+            .unwrap_or(crate::workflow::Verdict::Reject),
+    })
+}
+
+/// Approver roles are `operator` or `admin`; token names are token names.
+pub(crate) fn check_approvers(
+    path: &str,
+    approvers: &crate::workflow::Approvers,
+    problems: &mut Vec<Problem>,
+) {
+    for (i, role) in approvers.roles.iter().enumerate() {
+        if !matches!(role.as_str(), "operator" | "admin") {
+            problems.push(Problem::new(
+                format!("{path}.roles[{i}]"),
+                format!("`{role}` cannot approve: approver roles are `operator` and `admin`"),
+            ));
+        }
+    }
+    for (i, token) in approvers.tokens.iter().enumerate() {
+        if token.is_empty() || token.len() > 64 {
+            problems.push(Problem::new(
+                format!("{path}.tokens[{i}]"),
+                "a token name has 1 to 64 characters",
+            ));
+        }
     }
 }
 

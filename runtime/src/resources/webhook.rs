@@ -1,0 +1,456 @@
+//! Generic JSON webhooks: `POST /v1/hooks/<name>` checks the caller with
+//! the webhook's own ingest token or an HMAC-SHA256 signature of the raw
+//! body, then maps the JSON body (and headers) to an event with CEL
+//! templates. The resulting event goes through the same pipeline as any
+//! other (rules, waits).
+
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, Mac};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::events::{Event, EventProblem};
+use crate::workflow::expr::{Scope, Template};
+use crate::workflow::{Problem, join_problem_path};
+
+/// What webhook templates may use: the parsed `body` and the request
+/// `headers` (lowercase names).
+pub const VARIABLES: &[&str] = &["body", "headers"];
+/// Shortest secret accepted.
+pub const MIN_SECRET_LEN: usize = 16;
+/// Default signature header.
+pub const DEFAULT_SIGNATURE_HEADER: &str = "x-signature-256";
+/// Default signature prefix.
+pub const DEFAULT_SIGNATURE_PREFIX: &str = "sha256=";
+/// Names reserved by built-in hooks.
+pub const RESERVED_NAMES: &[&str] = &["alertmanager"];
+/// Shown instead of a secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// A webhook document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// The webhook's name: it is served at `/v1/hooks/<name>`.
+    pub name: String,
+    /// What it is for, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// How callers prove who they are: exactly one of `token` and `hmac`.
+    pub auth: AuthSpec,
+    /// How the body becomes an event.
+    pub event: EventSpec,
+}
+
+/// Webhook authentication.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    /// An ingest token the caller sends as `Authorization: Bearer <token>`
+    /// (at least 16 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// An HMAC-SHA256 signature of the raw body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hmac: Option<HmacSpec>,
+}
+
+/// An HMAC-SHA256 signature check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HmacSpec {
+    /// The shared secret (at least 16 characters).
+    pub secret: String,
+    /// The header holding the signature (default `X-Signature-256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// Text before the hex signature in the header (default `sha256=`;
+    /// empty for none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// The event a request becomes. Strings may hold `${{ }}` over `body`
+/// and `headers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// The event type, such as `grafana.alert.${{ body.status }}`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The subject, such as `${{ body.ruleUID }}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The event id; give one (such as `${{ headers['x-request-id'] }}`)
+    /// for redeliveries to be stored once. Absent: a new id per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The data: any JSON (default: the whole body).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// How a compiled webhook checks callers.
+#[derive(Clone)]
+pub enum Auth {
+    /// The sha256 of the ingest token.
+    Token([u8; 32]),
+    /// The HMAC key, header and prefix.
+    Hmac {
+        /// The secret.
+        secret: Vec<u8>,
+        /// Lowercase header name.
+        header: String,
+        /// Prefix before the hex.
+        prefix: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Token(_) => f.write_str("Auth::Token(..)"),
+            Auth::Hmac { header, .. } => write!(f, "Auth::Hmac {{ header: {header:?}, .. }}"),
+        }
+    }
+}
+
+/// A compiled webhook.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// Its name.
+    pub name: String,
+    /// Caller check.
+    pub auth: Auth,
+    /// Templates of the event's fields.
+    pub kind: Template,
+    /// Subject template.
+    pub subject: Option<Template>,
+    /// Id template.
+    pub id: Option<Template>,
+    /// Data template.
+    pub data: Template,
+}
+
+/// Why a request to a webhook is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookError {
+    /// The caller did not prove who it is.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The body or mapping is wrong.
+    #[error("{0}")]
+    Invalid(EventProblem),
+}
+
+impl Webhook {
+    /// Checks the caller: `authorization` for tokens, the signature header
+    /// for HMAC, against the raw body.
+    pub fn check(&self, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(), HookError> {
+        match &self.auth {
+            Auth::Token(expected) => {
+                let given = headers
+                    .get("authorization")
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .ok_or_else(|| {
+                        HookError::Unauthorized(format!(
+                            "webhook `{}` needs its ingest token as `Authorization: Bearer <token>`",
+                            self.name
+                        ))
+                    })?;
+                let given: [u8; 32] = Sha256::digest(given.trim().as_bytes()).into();
+                // Both sides are digests: comparing them reveals nothing
+                // about the token.
+                if given != *expected {
+                    return Err(HookError::Unauthorized(format!(
+                        "wrong ingest token for webhook `{}`",
+                        self.name
+                    )));
+                }
+                Ok(())
+            }
+            Auth::Hmac {
+                secret,
+                header,
+                prefix,
+            } => {
+                let value = headers.get(header).ok_or_else(|| {
+                    HookError::Unauthorized(format!(
+                        "webhook `{}` needs an HMAC-SHA256 signature of the body in `{header}`",
+                        self.name
+                    ))
+                })?;
+                let signature = value
+                    .trim()
+                    .strip_prefix(prefix.as_str())
+                    .and_then(|hex_text| hex::decode(hex_text).ok())
+                    .ok_or_else(|| {
+                        HookError::Unauthorized(format!(
+                            "`{header}` must be `{prefix}<hex HMAC-SHA256 of the body>`"
+                        ))
+                    })?;
+                let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| {
+                    HookError::Unauthorized("the webhook's secret cannot be used".into())
+                })?;
+                mac.update(body);
+                mac.verify_slice(&signature).map_err(|_| {
+                    HookError::Unauthorized(format!(
+                        "the signature in `{header}` does not match the body"
+                    ))
+                })
+            }
+        }
+    }
+
+    /// Maps a JSON body to an event.
+    pub fn event(
+        &self,
+        headers: &BTreeMap<String, String>,
+        body: &[u8],
+    ) -> Result<Event, HookError> {
+        let invalid = |at: &str, message: String| {
+            HookError::Invalid(EventProblem {
+                at: at.into(),
+                message,
+            })
+        };
+        let body: Value = serde_json::from_slice(body)
+            .map_err(|e| invalid("", format!("the body is not JSON: {e}")))?;
+        let headers_value = json!(headers);
+        let extra = [("body", &body), ("headers", &headers_value)];
+        let scope = Scope {
+            extra: &extra,
+            ..Scope::default()
+        };
+        let text = |field: &str, template: &Template| -> Result<String, HookError> {
+            match template.render(&scope) {
+                Ok(Value::String(s)) if !s.is_empty() => Ok(s),
+                Ok(other) => Err(invalid(
+                    &format!("event.{field}"),
+                    format!("expected a non-empty string, got {other}"),
+                )),
+                Err(e) => Err(invalid(&format!("event.{field}"), e.to_string())),
+            }
+        };
+        let kind = text("type", &self.kind)?;
+        crate::events::EventPattern::parse(&kind)
+            .ok()
+            .filter(|p| !p.is_wildcard())
+            .ok_or_else(|| invalid("event.type", format!("`{kind}` is not an event type")))?;
+        let subject = self
+            .subject
+            .as_ref()
+            .map(|t| text("subject", t))
+            .transpose()?;
+        let id = match &self.id {
+            Some(t) => text("id", t)?,
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        let data = self
+            .data
+            .render(&scope)
+            .map_err(|e| invalid("event.data", e.to_string()))?;
+        Ok(Event {
+            id,
+            source: format!("baton:webhook/{}", self.name),
+            kind,
+            subject,
+            time: None,
+            datacontenttype: Some("application/json".into()),
+            dataschema: None,
+            data: Some(data),
+            data_base64: None,
+            extensions: BTreeMap::new(),
+        })
+    }
+}
+
+/// A spec as shown to users: secrets replaced by [`REDACTED`].
+pub fn redact(spec: &mut Value) {
+    if let Some(auth) = spec.get_mut("auth") {
+        if let Some(token) = auth.get_mut("token") {
+            *token = Value::String(REDACTED.into());
+        }
+        if let Some(secret) = auth.get_mut("hmac").and_then(|h| h.get_mut("secret")) {
+            *secret = Value::String(REDACTED.into());
+        }
+    }
+}
+
+/// Compiles a webhook document.
+pub fn compile(body: &Value, path: &str) -> Result<Webhook, Vec<Problem>> {
+    let spec: WebhookSpec = super::read_spec(body, path)?;
+    let at = |field: &str| join_problem_path(path, field);
+    let mut problems = Vec::new();
+    crate::workflow::check_name(&at("name"), "webhook name", &spec.name, &mut problems);
+    if RESERVED_NAMES.contains(&spec.name.as_str()) {
+        problems.push(Problem::new(
+            at("name"),
+            format!("`{}` is a built-in hook; pick another name", spec.name),
+        ));
+    }
+    let short = |secret: &str| secret.chars().count() < MIN_SECRET_LEN;
+    let auth = match (&spec.auth.token, &spec.auth.hmac) {
+        (Some(token), None) if short(token) => {
+            problems.push(Problem::new(
+                at("auth.token"),
+                format!("an ingest token has at least {MIN_SECRET_LEN} characters"),
+            ));
+            None
+        }
+        (Some(token), None) => Some(Auth::Token(Sha256::digest(token.trim().as_bytes()).into())),
+        (None, Some(hmac)) if short(&hmac.secret) => {
+            problems.push(Problem::new(
+                at("auth.hmac.secret"),
+                format!("a secret has at least {MIN_SECRET_LEN} characters"),
+            ));
+            None
+        }
+        (None, Some(hmac)) => {
+            let header = hmac
+                .header
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SIGNATURE_HEADER.into())
+                .to_ascii_lowercase();
+            if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                problems.push(Problem::new(
+                    at("auth.hmac.header"),
+                    format!("`{header}` is not a header name"),
+                ));
+            }
+            Some(Auth::Hmac {
+                secret: hmac.secret.as_bytes().to_vec(),
+                header,
+                prefix: hmac
+                    .prefix
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_SIGNATURE_PREFIX.into()),
+            })
+        }
+        _ => {
+            problems.push(Problem::new(
+                at("auth"),
+                "give exactly one of `token` and `hmac`",
+            ));
+            None
+        }
+    };
+    let string = |field: &str, text: &str, problems: &mut Vec<Problem>| {
+        super::template(&at(field), &Value::String(text.into()), VARIABLES, problems)
+    };
+    let kind = string("event.type", &spec.event.kind, &mut problems);
+    let subject = spec
+        .event
+        .subject
+        .as_deref()
+        .map(|s| string("event.subject", s, &mut problems));
+    let id = spec
+        .event
+        .id
+        .as_deref()
+        .map(|s| string("event.id", s, &mut problems));
+    let default_data = Value::String("${{ body }}".into());
+    let data = super::template(
+        &at("event.data"),
+        spec.event.data.as_ref().unwrap_or(&default_data),
+        VARIABLES,
+        &mut problems,
+    );
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let (Some(auth), Some(kind), Some(data)) = (auth, kind, data) else {
+        return Err(vec![Problem::new(path, "the webhook is incomplete")]);
+    };
+    Ok(Webhook {
+        name: spec.name,
+        auth,
+        kind,
+        subject: subject.flatten(),
+        id: id.flatten(),
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn hmac_signatures_are_checked_against_the_raw_body() {
+        let hook = compile(
+            &json!({"name": "grafana", "auth": {"hmac": {"secret": "0123456789abcdef"}},
+                    "event": {"type": "grafana.${{ body.status }}", "subject": "${{ body.rule }}"}}),
+            "[0]",
+        )
+        .expect("compiles");
+        let body = br#"{"status": "firing", "rule": "cpu"}"#;
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"0123456789abcdef").expect("key");
+        mac.update(body);
+        let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        hook.check(&headers(&[("x-signature-256", &good)]), body)
+            .expect("a good signature");
+        let event = hook.event(&headers(&[]), body).expect("an event");
+        assert_eq!(event.kind, "grafana.firing");
+        assert_eq!(event.subject.as_deref(), Some("cpu"));
+        for bad in [
+            headers(&[]),
+            headers(&[("x-signature-256", "sha256=00")]),
+            headers(&[("x-signature-256", &good.replace("sha256=", "md5="))]),
+        ] {
+            assert!(matches!(
+                hook.check(&bad, body),
+                Err(HookError::Unauthorized(_))
+            ));
+        }
+        assert!(
+            hook.check(&headers(&[("x-signature-256", &good)]), b"{}")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn tokens_and_mapping_problems() {
+        let hook = compile(
+            &json!({"name": "ci", "auth": {"token": "a-long-ingest-token"},
+                    "event": {"type": "${{ body.kind }}"}}),
+            "[0]",
+        )
+        .expect("compiles");
+        hook.check(
+            &headers(&[("authorization", "Bearer a-long-ingest-token")]),
+            b"",
+        )
+        .expect("the token");
+        assert!(
+            hook.check(&headers(&[("authorization", "Bearer nope")]), b"")
+                .is_err()
+        );
+        assert!(matches!(
+            hook.event(&headers(&[]), br#"{"kind": 3}"#),
+            Err(HookError::Invalid(_))
+        ));
+        assert!(matches!(
+            hook.event(&headers(&[]), b"not json"),
+            Err(HookError::Invalid(_))
+        ));
+
+        let problems = compile(
+            &json!({"name": "alertmanager", "auth": {"token": "short"}, "event": {"type": "${{ input }}"}}),
+            "[1]",
+        )
+        .expect_err("problems");
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["[1].name", "[1].auth.token", "[1].event.type"]);
+    }
+}

@@ -1,0 +1,778 @@
+//! Event-driven orchestration end to end against a real `baton serve`:
+//! Alertmanager alerts driving a rule into a run, correlation of repeated
+//! firing, the resolved alert waking a `wait_for` step, approvals with
+//! separation of duties, policies of every effect, generic webhooks with
+//! HMAC, and the role checks of the new routes.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on anything unexpected"
+)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use baton_test_programs::GUESTS_TOOLBOX;
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use support::server::{Server, problem};
+
+const FIRING: &str = include_str!("../../tests/fixtures/alertmanager-v4-firing.json");
+const RESOLVED: &str = include_str!("../../tests/fixtures/alertmanager-v4-resolved.json");
+const FINGERPRINT: &str = "407897479c00a123";
+
+const INCIDENT: &str = r#"
+kind: Workflow
+name: incident
+input: {type: object, required: [fingerprint]}
+steps:
+  - id: diagnose
+    uses: toolbox
+    with: {value: 1}
+  - id: resolved
+    needs: [diagnose]
+    wait_for:
+      event: alertmanager.alert.resolved
+      if: event.subject == input.fingerprint
+      timeout: 1h
+  - id: change
+    needs: [resolved]
+    approval:
+      approvers: {roles: [operator]}
+      message: "Open a change for ${{ input.fingerprint }}?"
+      timeout: 4h
+  - id: open-change
+    needs: [change]
+    if: steps.change.output.approved
+    uses: toolbox
+    with: {value: 2}
+outputs:
+  resolved: "${{ !steps.resolved.output.timed_out }}"
+  approved: "${{ steps.change.output.approved }}"
+  by: "${{ steps.change.output.by }}"
+---
+kind: Rule
+name: disk-alerts
+on: alertmanager.alert.firing
+if: event.data.labels.severity == 'critical'
+workflow: incident
+input:
+  fingerprint: "${{ event.subject }}"
+  alert: "${{ event.data }}"
+correlate: {key: event.subject, window: 1h}
+---
+kind: Rule
+name: ignored
+on: alertmanager.alert.firing
+if: event.data.labels.severity == 'info'
+workflow: incident
+"#;
+
+async fn apply(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    text: &str,
+) -> reqwest::Response {
+    http.post(server.at("/v1/apply"))
+        .bearer_auth(token)
+        .header("content-type", "application/yaml")
+        .body(text.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn token(http: &reqwest::Client, server: &Server, name: &str, role: &str) -> String {
+    let created: Value = http
+        .post(server.at("/v1/tokens"))
+        .bearer_auth(&server.token)
+        .json(&json!({"name": name, "role": role}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["token"].as_str().unwrap().to_string()
+}
+
+async fn alert(http: &reqwest::Client, server: &Server, body: &str) -> i64 {
+    let answer: Value = http
+        .post(server.at("/v1/hooks/alertmanager"))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["events"][0]["seq"].as_i64().expect("stored")
+}
+
+/// Polls `path` until `done` holds (a guard against hangs, not timing).
+async fn until(
+    http: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let value = server.get(http, path).await;
+        if done(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{path} never got there: {value}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
+}
+
+async fn decide(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    id: &str,
+    decision: &str,
+) -> reqwest::Response {
+    http.post(server.at(&format!("/v1/approvals/{id}")))
+        .bearer_auth(token)
+        .json(&json!({"decision": decision, "comment": "checked the dashboards"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_alert_starts_one_incident_that_waits_for_its_resolution_and_an_approval() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+    assert_eq!(
+        server.upload(&http, GUESTS_TOOLBOX).await.status(),
+        StatusCode::CREATED
+    );
+    let applied: Value = apply(&http, &server, &server.token, INCIDENT)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = applied["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["created", "created", "created"], "{applied}");
+
+    // The firing alert: the critical rule starts a run, the other does not match.
+    let firing = alert(&http, &server, FIRING).await;
+    let event = server.get(&http, &format!("/v1/events/{firing}")).await;
+    let consequences = event["consequences"].as_array().unwrap();
+    assert_eq!(consequences.len(), 1, "{event}");
+    assert_eq!(consequences[0]["rule"], "disk-alerts");
+    assert_eq!(consequences[0]["outcome"], "started");
+    let run_id = consequences[0]["run_id"].as_str().unwrap().to_string();
+    let run_path = format!("/v1/runs/{run_id}");
+    let run = until(&http, &server, &run_path, |r| {
+        step(r, "resolved")["status"] == "waiting"
+    })
+    .await;
+    assert_eq!(run["input"]["fingerprint"], FINGERPRINT);
+
+    // The same alert firing again (a new firing of the same fingerprint)
+    // inside the window is delivered to the running incident.
+    let mut again: Value = serde_json::from_str(FIRING).unwrap();
+    again["alerts"][0]["startsAt"] = json!("2026-12-04T10:00:00Z");
+    let repeated = alert(&http, &server, &again.to_string()).await;
+    let event = server.get(&http, &format!("/v1/events/{repeated}")).await;
+    assert_eq!(event["consequences"][0]["outcome"], "delivered", "{event}");
+    assert_eq!(event["consequences"][0]["run_id"], run_id.as_str());
+    let runs = server.get(&http, "/v1/runs?workflow=incident").await;
+    assert_eq!(
+        runs["runs"].as_array().unwrap().len(),
+        1,
+        "one incident: {runs}"
+    );
+
+    // The resolution wakes the wait.
+    let resolved = alert(&http, &server, RESOLVED).await;
+    let event = server.get(&http, &format!("/v1/events/{resolved}")).await;
+    assert_eq!(event["consequences"][0]["outcome"], "woke", "{event}");
+    assert_eq!(event["consequences"][0]["step_id"], "resolved");
+    let run = until(&http, &server, &run_path, |r| {
+        step(r, "change")["status"] == "waiting"
+    })
+    .await;
+    assert_eq!(step(&run, "resolved")["output"]["timed_out"], false);
+    assert_eq!(
+        step(&run, "resolved")["output"]["event"]["subject"],
+        FINGERPRINT
+    );
+
+    // The approval: a viewer cannot decide; an operator can.
+    let pending = server.get(&http, "/v1/approvals?status=pending").await;
+    let approvals = pending["approvals"].as_array().unwrap();
+    assert_eq!(approvals.len(), 1, "{pending}");
+    assert_eq!(
+        approvals[0]["message"],
+        format!("Open a change for {FINGERPRINT}?")
+    );
+    assert_eq!(approvals[0]["requested_by"], "rule:disk-alerts");
+    let id = approvals[0]["id"].as_str().unwrap().to_string();
+    let viewer = token(&http, &server, "vera", "viewer").await;
+    problem(
+        decide(&http, &server, &viewer, &id, "approve").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let operator = token(&http, &server, "olga", "operator").await;
+    let decided = decide(&http, &server, &operator, &id, "approve").await;
+    assert_eq!(decided.status(), StatusCode::OK);
+    problem(
+        decide(&http, &server, &operator, &id, "reject").await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    let run = until(&http, &server, &run_path, |r| r["status"] == "succeeded").await;
+    assert_eq!(
+        run["output"],
+        json!({"resolved": true, "approved": true, "by": "token:olga"})
+    );
+    assert_eq!(
+        step(&run, "change")["output"]["comment"],
+        "checked the dashboards"
+    );
+
+    // The rule start, the decision and the apply are in the audit trail.
+    let audit = server.get(&http, "/v1/audit?limit=500").await;
+    let entries = audit["entries"].as_array().unwrap();
+    let has = |actor: &str, action: &str| {
+        entries
+            .iter()
+            .any(|e| e["actor"] == actor && e["action"] == action)
+    };
+    assert!(has("rule:disk-alerts", "run.start"), "{audit}");
+    assert!(has("token:olga", "approval.decide"), "{audit}");
+    assert!(has("token:admin", "resource.save"), "{audit}");
+
+    // Applying the same file again changes nothing.
+    let again: Value = apply(&http, &server, &server.token, INCIDENT)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        again["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["action"] == "unchanged"),
+        "{again}"
+    );
+}
+
+const SELF_APPROVAL: &str = r#"
+kind: Workflow
+name: needs-ok
+steps:
+  - id: ok
+    approval:
+      timeout: 1h
+"#;
+
+#[tokio::test]
+async fn whoever_started_a_run_cannot_approve_it_unless_a_policy_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+    assert_eq!(
+        apply(&http, &server, &server.token, SELF_APPROVAL)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let alice = token(&http, &server, "alice", "operator").await;
+    let bob = token(&http, &server, "bob", "operator").await;
+
+    let start = |who: String| {
+        let http = http.clone();
+        let url = server.at("/v1/workflows/needs-ok/runs");
+        async move {
+            let run: Value = http
+                .post(url)
+                .bearer_auth(who)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            run["id"].as_str().unwrap().to_string()
+        }
+    };
+    let pending_for = |run: String| {
+        let http = http.clone();
+        let server = &server;
+        async move {
+            let page = until(
+                &http,
+                server,
+                &format!("/v1/approvals?run={run}&status=pending"),
+                |p| !p["approvals"].as_array().unwrap().is_empty(),
+            )
+            .await;
+            page["approvals"][0]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let run = start(alice.clone()).await;
+    let id = pending_for(run.clone()).await;
+    let refused = problem(
+        decide(&http, &server, &alice, &id, "approve").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("separation of duties"),
+        "{refused}"
+    );
+    assert_eq!(
+        decide(&http, &server, &bob, &id, "reject").await.status(),
+        StatusCode::OK
+    );
+    let state = until(&http, &server, &format!("/v1/runs/{run}"), |r| {
+        r["status"] == "succeeded"
+    })
+    .await;
+    assert_eq!(step(&state, "ok")["output"]["approved"], false);
+    assert_eq!(step(&state, "ok")["output"]["decision"], "reject");
+
+    // A break-glass policy lets alice approve her own run; only an admin
+    // may apply it.
+    let policy = "kind: Policy\nname: break-glass\non: approval\nif: actor == 'token:alice'\neffect: allow\n";
+    problem(
+        apply(&http, &server, &alice, policy).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        apply(&http, &server, &server.token, policy).await.status(),
+        StatusCode::OK
+    );
+    let run = start(alice.clone()).await;
+    let id = pending_for(run.clone()).await;
+    assert_eq!(
+        decide(&http, &server, &alice, &id, "approve")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let state = until(&http, &server, &format!("/v1/runs/{run}"), |r| {
+        r["status"] == "succeeded"
+    })
+    .await;
+    assert_eq!(step(&state, "ok")["output"]["by"], "token:alice");
+}
+
+const GOVERNED: &str = r#"
+kind: Workflow
+name: deploy
+steps:
+  - id: provision
+    uses: toolbox
+    with: {value: "${{ input.n }}"}
+outputs: {value: "${{ steps.provision.output.value }}"}
+---
+kind: Policy
+name: no-huge
+if: plugin.name == 'toolbox' && input.value > 100
+effect: deny
+message: at most 100 machines
+---
+kind: Policy
+name: gate-big
+if: plugin.name == 'toolbox' && input.value > 10
+effect: require_approval
+approvers: {roles: [admin]}
+message: a big provisioning needs an admin
+---
+kind: Policy
+name: trusted-size
+if: input.value == 42
+effect: allow
+---
+kind: Policy
+name: freeze
+on: run
+if: workflow.name == 'deploy' && has(run.input.freeze) && run.input.freeze == true && in_window(now, 'Mon-Sun 00:00-24:00', 'UTC')
+effect: deny
+message: change freeze
+---
+kind: Policy
+name: never
+on: run
+if: "!in_window(now, 'Mon-Sun', 'UTC')"
+effect: deny
+"#;
+
+#[tokio::test]
+async fn policies_deny_gate_and_allow_steps_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+    assert_eq!(
+        server.upload(&http, GUESTS_TOOLBOX).await.status(),
+        StatusCode::CREATED
+    );
+    let answer = apply(&http, &server, &server.token, GOVERNED).await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "{}",
+        answer.text().await.unwrap()
+    );
+    let operator = token(&http, &server, "olga", "operator").await;
+    let start = |input: Value| {
+        let http = http.clone();
+        let url = server.at("/v1/workflows/deploy/runs");
+        let token = server.token.clone();
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&json!({"input": input}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let run_id = |response: reqwest::Response| async move {
+        let status = response.status();
+        let run: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        run["id"].as_str().unwrap().to_string()
+    };
+    let finished = |id: String| {
+        let http = http.clone();
+        let server = &server;
+        async move {
+            until(&http, server, &format!("/v1/runs/{id}"), |r| {
+                ["succeeded", "failed", "cancelled"].contains(&r["status"].as_str().unwrap())
+            })
+            .await
+        }
+    };
+
+    // No policy applies.
+    let small = finished(run_id(start(json!({"n": 1})).await).await).await;
+    assert_eq!(small["status"], "succeeded");
+    // Deny: the step fails naming the policy.
+    let huge = finished(run_id(start(json!({"n": 500})).await).await).await;
+    assert_eq!(huge["status"], "failed");
+    assert_eq!(step(&huge, "provision")["error"]["kind"], "policy-denied");
+    assert!(
+        step(&huge, "provision")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-huge"),
+        "{huge}"
+    );
+    // Allow overrides require_approval.
+    let trusted = finished(run_id(start(json!({"n": 42})).await).await).await;
+    assert_eq!(trusted["output"]["value"], 42);
+    // Require approval: a gate with the policy's approvers.
+    let big = run_id(start(json!({"n": 50})).await).await;
+    let page = until(&http, &server, &format!("/v1/approvals?run={big}"), |p| {
+        !p["approvals"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let gate = &page["approvals"][0];
+    assert_eq!(
+        (gate["gate"].as_str(), gate["policy"].as_str()),
+        (Some("policy"), Some("gate-big"))
+    );
+    let id = gate["id"].as_str().unwrap();
+    let refused = problem(
+        decide(&http, &server, &operator, id, "approve").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an approver"),
+        "{refused}"
+    );
+    // The admin started it, but a policy gate's requester is the admin too:
+    // another admin approves.
+    let second_admin = token(&http, &server, "root2", "admin").await;
+    assert_eq!(
+        decide(&http, &server, &second_admin, id, "approve")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let big = finished(big).await;
+    assert_eq!(big["output"]["value"], 50, "{big}");
+    // Rejected gate: the step fails with the policy's name.
+    let rejected = run_id(start(json!({"n": 60})).await).await;
+    let page = until(
+        &http,
+        &server,
+        &format!("/v1/approvals?run={rejected}"),
+        |p| !p["approvals"].as_array().unwrap().is_empty(),
+    )
+    .await;
+    let id = page["approvals"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        decide(&http, &server, &second_admin, id, "reject")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let rejected = finished(rejected).await;
+    assert_eq!(
+        step(&rejected, "provision")["error"]["kind"],
+        "policy-rejected"
+    );
+
+    // A run-level policy with a maintenance window refuses the start.
+    let frozen = problem(
+        start(json!({"n": 1, "freeze": true})).await,
+        StatusCode::FORBIDDEN,
+        "policy-denied",
+    )
+    .await;
+    assert!(
+        frozen["detail"].as_str().unwrap().contains("freeze"),
+        "{frozen}"
+    );
+
+    // Every decision is in the audit trail.
+    let audit = server
+        .get(&http, "/v1/audit?action=policy.decision&limit=500")
+        .await;
+    let entries = audit["entries"].as_array().unwrap();
+    for policy in [
+        "policy:no-huge",
+        "policy:gate-big",
+        "policy:trusted-size",
+        "policy:freeze",
+    ] {
+        assert!(
+            entries.iter().any(|e| e["actor"] == policy),
+            "{policy}: {audit}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn webhooks_check_signatures_and_map_bodies_to_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+    let hook = "kind: Webhook\nname: grafana\nauth:\n  hmac: {secret: 0123456789abcdef-secret}\nevent:\n  type: \"grafana.alert.${{ body.status }}\"\n  subject: \"${{ body.rule }}\"\n  id: \"${{ headers['x-delivery'] }}\"\n";
+    assert_eq!(
+        apply(&http, &server, &server.token, hook).await.status(),
+        StatusCode::OK
+    );
+    let listed = server.get(&http, "/v1/resources/webhooks").await;
+    assert_eq!(
+        listed[0]["spec"]["auth"]["hmac"]["secret"], "<redacted>",
+        "{listed}"
+    );
+    assert!(!listed.to_string().contains("0123456789abcdef-secret"));
+
+    let body = br#"{"status": "firing", "rule": "cpu-high"}"#;
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"0123456789abcdef-secret").unwrap();
+    mac.update(body);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let send = |signature: &str, body: &'static [u8]| {
+        http.post(server.at("/v1/hooks/grafana"))
+            .header("content-type", "application/json")
+            .header("x-signature-256", signature)
+            .header("x-delivery", "d-1")
+            .body(body)
+            .send()
+    };
+    problem(
+        send("sha256=00", body).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    problem(
+        send(&signature, b"{\"status\": \"other\"}").await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let events = server.get(&http, "/v1/events").await;
+    assert!(
+        events["events"].as_array().unwrap().is_empty(),
+        "nothing stored: {events}"
+    );
+    let stored: Value = send(&signature, body).await.unwrap().json().await.unwrap();
+    assert_eq!(stored["accepted"], 1, "{stored}");
+    let again: Value = send(&signature, body).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        again["duplicates"], 1,
+        "the delivery id deduplicates: {again}"
+    );
+    let events = server.get(&http, "/v1/events").await;
+    let event = &events["events"][0]["event"];
+    assert_eq!(
+        (event["type"].as_str(), event["subject"].as_str()),
+        (Some("grafana.alert.firing"), Some("cpu-high"))
+    );
+    let unknown = http
+        .post(server.at("/v1/hooks/nope"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    problem(unknown, StatusCode::NOT_FOUND, "not-found").await;
+}
+
+#[tokio::test]
+async fn the_new_routes_check_roles_and_refuse_bad_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+    let viewer = token(&http, &server, "vera", "viewer").await;
+    let operator = token(&http, &server, "olga", "operator").await;
+    let rule = "kind: Rule\nname: r\non: x.y\nworkflow: nope\n";
+    // Unauthenticated, then too weak, on every new route.
+    for (method, path) in [
+        ("POST", "/v1/apply"),
+        ("GET", "/v1/resources/rules"),
+        ("GET", "/v1/resources/rules/r"),
+        ("DELETE", "/v1/resources/rules/r"),
+        ("GET", "/v1/approvals"),
+        ("GET", "/v1/approvals/x"),
+        ("POST", "/v1/approvals/x"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let answer = http
+            .request(method.clone(), server.at(path))
+            .send()
+            .await
+            .unwrap();
+        problem(answer, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        if method != reqwest::Method::GET {
+            let answer = http
+                .request(method, server.at(path))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .unwrap();
+            problem(answer, StatusCode::FORBIDDEN, "forbidden").await;
+        }
+    }
+    // A document naming a workflow that does not exist, plus other problems:
+    // every one is reported and nothing is saved.
+    let bad = format!(
+        "{rule}---\nkind: Schedule\nname: s\ncron: 61 * * * *\nworkflow: w\n---\nkind: Gadget\nname: g\n"
+    );
+    let answer = apply(&http, &server, &operator, &bad).await;
+    let body = problem(
+        answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-resources",
+    )
+    .await;
+    let paths: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["[2].kind"], "{body}");
+    let answer = apply(
+        &http,
+        &server,
+        &operator,
+        &bad.replace("---\nkind: Gadget\nname: g\n", ""),
+    )
+    .await;
+    let body = problem(
+        answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-resources",
+    )
+    .await;
+    let paths: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["[0].workflow", "[1].cron"], "{body}");
+    for bad in ["", "kind: [", "\u{0}\u{1}"] {
+        let answer = apply(&http, &server, &operator, bad).await;
+        assert!(
+            answer.status().is_client_error(),
+            "{bad:?}: {}",
+            answer.status()
+        );
+    }
+    let rules = server.get(&http, "/v1/resources/rules").await;
+    assert_eq!(rules, json!([]));
+    problem(
+        http.get(server.at("/v1/resources/gadgets"))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    problem(
+        http.post(server.at("/v1/approvals/nope"))
+            .bearer_auth(&operator)
+            .json(&json!({"decision": "approve"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    problem(
+        http.post(server.at("/v1/approvals/nope"))
+            .bearer_auth(&operator)
+            .json(&json!({"decision": "maybe"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad-request",
+    )
+    .await;
+}
