@@ -65,13 +65,17 @@ fn event(kind: &str, data: Value) -> EventRecord {
 
 /// What the writer does per stored event; returns how many rules fired.
 fn match_event(set: &ResourceSet, event: &EventRecord) -> usize {
+    let rules = set.rules_for(&event.kind);
+    if rules.is_empty() {
+        return 0;
+    }
     let view = event_view(event);
     let scope = Scope {
         event: Some(&view),
         ..Scope::default()
     };
     let mut fired = 0;
-    for rule in set.rules_for(&event.kind) {
+    for rule in rules {
         if rule.matches(&scope) == Ok(true) {
             let input = rule.input.render(&scope).expect("input");
             if let Some((key, _)) = &rule.correlate {

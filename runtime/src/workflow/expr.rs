@@ -96,10 +96,20 @@ impl Expr {
 
     /// Runs the expression against `scope`.
     pub fn evaluate(&self, scope: &Scope<'_>) -> Result<Value, EvalError> {
-        let mut context = Context::default();
-        if let Err(e) = time::register(&mut context) {
-            return Err(self.error(e));
-        }
+        ROOT.with(|root| match root {
+            Ok(root) => self.evaluate_in(root, scope),
+            Err(e) => Err(self.error(e.clone())),
+        })
+    }
+
+    fn evaluate_in(
+        &self,
+        root: &Context<'static, 'static>,
+        scope: &Scope<'_>,
+    ) -> Result<Value, EvalError> {
+        // A child of the shared root: the standard library and Baton's
+        // functions are declared once per thread, not per evaluation.
+        let mut context = root.new_inner_scope();
         for name in &self.references.variables {
             if name == "now"
                 && let Some(now) = scope.now
@@ -135,6 +145,14 @@ impl Expr {
             message,
         }
     }
+}
+
+thread_local! {
+    /// The root context every evaluation on this thread starts from.
+    static ROOT: Result<Context<'static, 'static>, String> = {
+        let mut context = Context::default();
+        time::register(&mut context).map(|()| context)
+    };
 }
 
 /// JSON to CEL. Integers become `int` (serde would make non-negative ones

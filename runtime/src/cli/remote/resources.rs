@@ -145,24 +145,40 @@ fn print_resource(resource: &Value) {
     print!("{}", document(resource));
 }
 
-/// `kind`, `name`, then the rest of the spec, as YAML (or JSON if it cannot
-/// be written as YAML).
+/// `kind`, then the spec in the order its kind declares its fields (`name`
+/// first), as YAML; JSON if it cannot be written as YAML.
 fn document(resource: &Value) -> String {
+    use baton::resources::{
+        policy::PolicySpec, rule::RuleSpec, schedule::ScheduleSpec, webhook::WebhookSpec,
+    };
     use serde_yaml_ng::{Mapping, Value as Yaml};
+    let kind = text(resource, "kind");
     let spec = &resource["spec"];
-    let mut mapping = Mapping::new();
-    mapping.insert("kind".into(), Yaml::String(text(resource, "kind")));
-    mapping.insert("name".into(), Yaml::String(text(resource, "name")));
-    for (key, value) in spec.as_object().into_iter().flatten() {
-        if key == "name" {
-            continue;
-        }
-        match serde_yaml_ng::to_value(value) {
-            Ok(value) => mapping.insert(Yaml::String(key.clone()), value),
-            Err(_) => return format!("{spec}\n"),
-        };
+    let body = match Kind::parse(&kind) {
+        Some(Kind::Rule) => in_field_order::<RuleSpec>(spec),
+        Some(Kind::Schedule) => in_field_order::<ScheduleSpec>(spec),
+        Some(Kind::Policy) => in_field_order::<PolicySpec>(spec),
+        Some(Kind::Webhook) => in_field_order::<WebhookSpec>(spec),
+        _ => None,
     }
+    .or_else(|| serde_yaml_ng::to_value(spec).ok());
+    let Some(Yaml::Mapping(fields)) = body else {
+        return format!("{spec}\n");
+    };
+    let mut mapping = Mapping::new();
+    mapping.insert("kind".into(), Yaml::String(kind));
+    mapping.extend(fields);
     serde_yaml_ng::to_string(&mapping).unwrap_or_else(|_| format!("{spec}\n"))
+}
+
+/// A spec as its document type writes it, or `None` when it is not one
+/// (a server newer than this client).
+fn in_field_order<T>(spec: &Value) -> Option<serde_yaml_ng::Value>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let typed: T = serde_json::from_value(spec.clone()).ok()?;
+    serde_yaml_ng::to_value(typed).ok()
 }
 
 #[cfg(test)]
@@ -190,7 +206,20 @@ mod tests {
             "spec": {"name": "high-cpu", "on": "alertmanager.alert.firing", "workflow": "incident",
                      "correlate": {"key": "event.subject", "window": "1h"}}});
         let text = super::document(&shown);
-        assert!(text.starts_with("kind: Rule\nname: high-cpu\n"), "{text}");
-        assert!(text.contains("  window: 1h\n"), "{text}");
+        assert!(
+            text.starts_with(
+                "kind: Rule\nname: high-cpu\non: alertmanager.alert.firing\nworkflow: incident\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("correlate:\n  key: event.subject\n  window: 1h\n"),
+            "{text}"
+        );
+        let unknown = json!({"kind": "Ticket", "name": "t", "spec": {"name": "t", "b": 1, "a": 2}});
+        assert_eq!(
+            super::document(&unknown),
+            "kind: Ticket\na: 2\nb: 1\nname: t\n"
+        );
     }
 }

@@ -279,7 +279,7 @@ impl<'s, S: Store> Turn<'s, S> {
                 self.put(&element).await?;
                 continue;
             }
-            if element.status == StepStatus::Waiting {
+            if element.status == StepStatus::Waiting && element.kind == "plugin" {
                 // Held by a policy's approval gate: it becomes ready (or
                 // fails) when the gate is decided.
                 self.put(&element).await?;

@@ -51,19 +51,25 @@ impl<'s, S: Store> Turn<'s, S> {
             Vec::new()
         };
         for event in &stored {
+            let rules = resources.rules_for(&event.kind);
+            let woken: Vec<&StepRecord> = waits
+                .iter()
+                .filter(|row| {
+                    row.plugin
+                        .as_deref()
+                        .and_then(|p| EventPattern::parse(p).ok())
+                        .is_some_and(|p| p.matches(&event.kind))
+                })
+                .collect();
+            if rules.is_empty() && woken.is_empty() {
+                continue;
+            }
             let view = event_view(event);
-            for rule in resources.rules_for(&event.kind) {
+            for rule in rules {
                 self.apply_rule(rule, event, &view).await?;
             }
-            for row in &waits {
-                let matches = row
-                    .plugin
-                    .as_deref()
-                    .and_then(|p| EventPattern::parse(p).ok())
-                    .is_some_and(|p| p.matches(&event.kind));
-                if matches {
-                    self.offer(row, event.seq, &view).await?;
-                }
+            for row in woken {
+                self.offer(row, event.seq, &view).await?;
             }
         }
         Ok(seqs)

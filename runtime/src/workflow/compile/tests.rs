@@ -108,7 +108,7 @@ fn a_step_does_exactly_one_thing() {
     rejects(
         &with_step("id: b"),
         "steps[1]",
-        "needs one of `uses`, `sleep` or `workflow`",
+        "needs one of `uses`, `sleep`, `workflow`, `wait_for` or `approval`",
     );
     rejects(
         &with_step("id: b\nuses: echo\nsleep: 1s"),
@@ -118,16 +118,41 @@ fn a_step_does_exactly_one_thing() {
 }
 
 #[test]
-fn wait_for_and_approval_are_reserved() {
+fn wait_for_and_approval_steps_are_checked() {
     rejects(
-        &with_step("id: b\nwait_for: {event: deploy}"),
-        "steps[1].wait_for",
-        "`wait_for` steps are reserved and not available yet",
+        &with_step("id: b\nwait_for: {event: 'a b', timeout: 1h}"),
+        "steps[1].wait_for.event",
+        "cannot appear in an event type pattern",
     );
     rejects(
-        &with_step("id: b\napproval: {}"),
-        "steps[1].approval",
-        "`approval` steps are reserved",
+        &with_step("id: b\nwait_for: {event: deploy.done, timeout: 0s}"),
+        "steps[1].wait_for.timeout",
+        "longer than zero",
+    );
+    rejects(
+        &with_step("id: b\nwait_for: {event: deploy.done, timeout: 1h, if: 'steps.b.output == 1'}"),
+        "steps[1].wait_for.if",
+        "a step cannot read its own result",
+    );
+    rejects(
+        &with_step("id: b\nwait_for: {event: deploy.done, timeout: 1h}\nfor_each: '[1]'"),
+        "steps[1].for_each",
+        "not available on `wait_for` steps",
+    );
+    rejects(
+        &with_step("id: b\napproval: {timeout: 1h, approvers: {roles: [viewer]}}"),
+        "steps[1].approval.approvers.roles[0]",
+        "cannot approve",
+    );
+    rejects(
+        &with_step("id: b\napproval: {timeout: 1h}\ntimeout: 5m"),
+        "steps[1].timeout",
+        "use its own `timeout`",
+    );
+    rejects(
+        &with_step("id: b\nuses: echo\nwith: {x: '${{ event.type }}'}"),
+        "steps[1].with.x",
+        "`event` only exists in `wait_for.if`",
     );
 }
 

@@ -198,7 +198,7 @@ mod tests {
     fn bad_windows_and_zones_are_explained() {
         let now = at("2026-12-04T16:30:00Z");
         for (window, zone, needle) in [
-            ("Mon-Fri 9-17", "UTC", "HH:MM"),
+            ("Mon-Fri 9:00-17:00", "UTC", "HH:MM"),
             ("Funday", "UTC", "days are"),
             ("", "UTC", "empty"),
             ("10:00-10:00", "UTC", "empty"),
