@@ -15,7 +15,7 @@
 use baton::events::event_view;
 use baton::resources::{Resource, ResourceSet, rule};
 use baton::store::EventRecord;
-use baton::workflow::expr::Scope;
+use baton::workflow::expr::{Converted, Scope};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
@@ -70,8 +70,10 @@ fn match_event(set: &ResourceSet, event: &EventRecord) -> usize {
         return 0;
     }
     let view = event_view(event);
+    let converted = Converted::new(&view);
     let scope = Scope {
         event: Some(&view),
+        converted_event: Some(&converted),
         ..Scope::default()
     };
     let mut fired = 0;

@@ -14,7 +14,7 @@ use crate::store::{
     AuditEntry, AuditLog, NewWorkflowVersion, PluginRecord, Store, StoreTx, action, actor,
 };
 use crate::wasm::check_plugin_name;
-use crate::workflow::{StepAction, WorkflowPlan, compile, parse_definition};
+use crate::workflow::{WorkflowPlan, compile, parse_definition};
 
 use super::{Engine, EngineError, Result, plans};
 
@@ -107,22 +107,7 @@ impl<S: Store> Engine<S> {
         let plan = compile(definition, &catalog).map_err(EngineError::Invalid)?;
         let definition = serde_json::to_string(&plan.definition)
             .map_err(|e| EngineError::Conflict(e.to_string()))?;
-        let mut plugins: Vec<(String, String, String)> = plan
-            .steps
-            .iter()
-            .chain(plan.on_failure.iter())
-            .filter_map(|step| match &step.action {
-                StepAction::Plugin {
-                    name,
-                    version,
-                    digest,
-                    ..
-                } => Some((name.clone(), version.clone(), digest.clone())),
-                _ => None,
-            })
-            .collect();
-        plugins.sort();
-        plugins.dedup();
+        let plugins = super::apply::pinned_plugins(&plan);
         let name = plan.definition.name.clone();
         let now = self.shared.clock.now();
         let mut tx = self.shared.store.begin().await?;

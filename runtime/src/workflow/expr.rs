@@ -117,6 +117,12 @@ impl Expr {
                 context.add_variable_from_value("now", time::timestamp(now));
                 continue;
             }
+            if name == "event"
+                && let Some(event) = scope.converted_event
+            {
+                context.add_variable_from_value("event", event.0.clone());
+                continue;
+            }
             let Some(value) = scope.variable(name) else {
                 return Err(self.error(format!("`{name}` is not available here")));
             };
@@ -229,6 +235,21 @@ pub struct Scope<'a> {
     pub now: Option<i64>,
     /// Other named values (resources' own variables).
     pub extra: &'a [(&'a str, &'a Value)],
+    /// `event` converted once, for scopes evaluated many times (rules);
+    /// used instead of `event` when present.
+    pub converted_event: Option<&'a Converted>,
+}
+
+/// A JSON value converted to CEL once (cheap to reuse: CEL values share
+/// their strings, lists and maps).
+#[derive(Debug, Clone)]
+pub struct Converted(cel::Value);
+
+impl Converted {
+    /// Converts `value`.
+    pub fn new(value: &Value) -> Converted {
+        Converted(to_cel(value))
+    }
 }
 
 impl<'a> Scope<'a> {

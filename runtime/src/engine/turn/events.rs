@@ -98,8 +98,10 @@ impl<'s, S: Store> Turn<'s, S> {
     async fn apply_rule(&mut self, rule: &Rule, event: &EventRecord, view: &Value) -> Result<()> {
         let seq = event.seq;
         let name = rule.name.as_str();
+        let converted = crate::workflow::expr::Converted::new(view);
         let scope = Scope {
             event: Some(view),
+            converted_event: Some(&converted),
             ..Scope::default()
         };
         match rule.matches(&scope) {
