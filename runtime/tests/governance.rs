@@ -207,3 +207,97 @@ async fn missed_occurrences_can_be_skipped_and_overlaps_skipped_or_queued() {
         "2026-01-01T07:00:00.000Z"
     );
 }
+
+const CORRELATED: &str = r#"
+kind: Workflow
+name: incident
+steps:
+  - id: resolved
+    wait_for: {event: alert.resolved, timeout: 1d}
+---
+kind: Rule
+name: alerts
+on: alert.firing
+workflow: incident
+input: {fingerprint: "${{ event.subject }}"}
+correlate: {key: event.subject, window: 10m}
+"#;
+
+fn firing(id: &str) -> baton::store::EventRecord {
+    baton::store::EventRecord {
+        seq: 0,
+        id: id.into(),
+        source: "test".into(),
+        kind: "alert.firing".into(),
+        subject: Some("db01".into()),
+        time: None,
+        datacontenttype: None,
+        dataschema: None,
+        data: None,
+        data_base64: None,
+        extensions: "{}".into(),
+        received_at: 0,
+        received_by: "test".into(),
+    }
+}
+
+async fn outcome(harness: &Harness, seq: i64) -> (String, Option<String>) {
+    let matches = harness
+        .engine
+        .store()
+        .event_matches(seq)
+        .await
+        .expect("matches");
+    assert_eq!(matches.len(), 1, "{matches:?}");
+    (matches[0].outcome.clone(), matches[0].run_id.clone())
+}
+
+#[tokio::test]
+async fn a_repeated_event_goes_to_the_running_run_inside_the_window_only() {
+    let harness = Harness::new().await;
+    harness
+        .engine
+        .apply(CORRELATED, "local", false)
+        .await
+        .expect("apply");
+    let seq = |seqs: Vec<Option<i64>>| seqs[0].expect("stored");
+    let first = seq(harness
+        .engine
+        .ingest(vec![firing("a")])
+        .await
+        .expect("ingest"));
+    let (started, run) = outcome(&harness, first).await;
+    assert_eq!(started, "started");
+    // Inside the window (each delivery moves it on): delivered.
+    harness.clock.advance(Duration::from_secs(8 * 60));
+    let second = seq(harness
+        .engine
+        .ingest(vec![firing("b")])
+        .await
+        .expect("ingest"));
+    assert_eq!(
+        outcome(&harness, second).await,
+        ("delivered".into(), run.clone())
+    );
+    harness.clock.advance(Duration::from_secs(8 * 60));
+    let third = seq(harness
+        .engine
+        .ingest(vec![firing("c")])
+        .await
+        .expect("ingest"));
+    assert_eq!(
+        outcome(&harness, third).await,
+        ("delivered".into(), run.clone())
+    );
+    // Past the window: a new run, although the first is still waiting.
+    harness.clock.advance(Duration::from_secs(11 * 60));
+    let fourth = seq(harness
+        .engine
+        .ingest(vec![firing("d")])
+        .await
+        .expect("ingest"));
+    let (outcome_after, new_run) = outcome(&harness, fourth).await;
+    assert_eq!(outcome_after, "started");
+    assert_ne!(new_run, run);
+    assert_eq!(runs(&harness).await.len(), 2);
+}

@@ -116,8 +116,9 @@ pub(crate) struct Shared<S: Store> {
     pub releasing: std::sync::atomic::AtomicBool,
     /// The rules, schedules, policies and webhooks in force.
     pub resources: std::sync::RwLock<Arc<crate::resources::ResourceSet>>,
-    /// Whether `wait_for` steps may be waiting (checked on every ingest
-    /// when another process may write the database).
+    /// Whether `wait_for` steps may be waiting: read at start, set when a
+    /// wait starts (ingestion always looks when another process may write
+    /// the database).
     pub waits: std::sync::atomic::AtomicBool,
 }
 

@@ -20,7 +20,7 @@ use super::unit::RunCache;
 use super::worker::{self, Outcome, Task};
 use super::{Decide, EngineError, Result, Shared, StartRun};
 use crate::store::ApprovalRecord;
-use crate::store::StoreTx;
+use crate::store::{OrchestrationTx, StoreTx};
 
 /// With at least this many attempts running, the writer waits
 /// [`GATHER_WINDOW`] for more results before a turn.
@@ -132,6 +132,11 @@ pub(crate) async fn spawn<S: Store>(
         .queue_seq
         .store(last_queued, std::sync::atomic::Ordering::Relaxed);
     let taken = turn.take_over(shared.config.exclusive).await?;
+    // Ingestion looks for waiting steps only when some may exist.
+    let waits = turn.db.tx.any_waits().await?;
+    shared
+        .waits
+        .store(waits, std::sync::atomic::Ordering::Relaxed);
     turn.drain().await?;
     turn.db.flush().await?;
     let next_due = turn.db.tx.next_due().await?;

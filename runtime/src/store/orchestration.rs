@@ -161,6 +161,8 @@ pub trait OrchestrationTx: Send {
         &mut self,
         kinds: &[String],
     ) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
+    /// Whether any `wait_for` row is waiting.
+    fn any_waits(&mut self) -> impl Future<Output = Result<bool>> + Send;
     /// Events whose type matches `pattern` (`*` = any run) received at or
     /// after `since`, oldest first.
     fn events_matching(

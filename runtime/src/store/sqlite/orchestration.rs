@@ -194,6 +194,14 @@ impl OrchestrationTx for SqliteTx {
         collect(rows, step_from_row)
     }
 
+    async fn any_waits(&mut self) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM steps WHERE status = 'waiting' AND kind = 'wait_for')",
+        )
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
     async fn events_matching(
         &mut self,
         pattern: &str,
