@@ -406,6 +406,15 @@ steps:
     with: {value: "${{ input.n }}"}
 outputs: {value: "${{ steps.provision.output.value }}"}
 ---
+kind: Workflow
+name: fan
+steps:
+  - id: each
+    for_each: "[5, 50]"
+    uses: toolbox
+    with: {value: "${{ item }}"}
+outputs: {values: "${{ steps.each.output.map(o, o.value) }}"}
+---
 kind: Policy
 name: no-huge
 if: plugin.name == 'toolbox' && input.value > 100
@@ -430,6 +439,14 @@ on: run
 if: workflow.name == 'deploy' && has(run.input.freeze) && run.input.freeze == true && in_window(now, 'Mon-Sun 00:00-24:00', 'UTC')
 effect: deny
 message: change freeze
+---
+kind: Policy
+name: gate-run
+on: run
+if: has(run.input.n) && run.input.n == 7
+effect: require_approval
+approvers: {tokens: [root2]}
+message: sevens need a second look
 ---
 kind: Policy
 name: never
@@ -559,6 +576,45 @@ async fn policies_deny_gate_and_allow_steps_and_runs() {
         step(&rejected, "provision")["error"]["kind"],
         "policy-rejected"
     );
+
+    // A gate holds one for_each element; the other runs.
+    let fan: Value = http
+        .post(server.at("/v1/workflows/fan/runs"))
+        .bearer_auth(&server.token)
+        .json(&json!({"input": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fan = fan["id"].as_str().unwrap().to_string();
+    let page = until(&http, &server, &format!("/v1/approvals?run={fan}"), |p| {
+        !p["approvals"].as_array().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(page["approvals"][0]["item"], 1, "{page}");
+    let id = page["approvals"][0]["id"].as_str().unwrap();
+    assert_eq!(decide(&http, &server, &second_admin, id, "approve").await.status(), StatusCode::OK);
+    let fan = finished(fan).await;
+    assert_eq!(fan["output"]["values"], json!([5, 50]), "{fan}");
+
+    // A run-level gate: nothing starts before the decision.
+    let seven = run_id(start(json!({"n": 7})).await).await;
+    let page = until(&http, &server, &format!("/v1/approvals?run={seven}"), |p| {
+        !p["approvals"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let gate = &page["approvals"][0];
+    assert_eq!((gate["gate"].as_str(), gate["step_id"].as_str()), (Some("run"), Some("$run")));
+    assert_eq!(gate["message"], "sevens need a second look");
+    let state = server.get(&http, &format!("/v1/runs/{seven}")).await;
+    assert_eq!(state["status"], "running");
+    assert_eq!(step(&state, "provision")["status"], "pending");
+    let id = gate["id"].as_str().unwrap();
+    assert_eq!(decide(&http, &server, &second_admin, id, "approve").await.status(), StatusCode::OK);
+    let seven = finished(seven).await;
+    assert_eq!(seven["output"]["value"], 7, "{seven}");
 
     // A run-level policy with a maintenance window refuses the start.
     let frozen = problem(
