@@ -13,9 +13,13 @@
 //! - `trivial`: one trivial plugin step (each start also runs a step).
 //!
 //! - `events`: `POST /v1/events` of one structured CloudEvent each, with
-//!   unique ids: durable event ingestion.
+//!   unique ids: durable event ingestion;
+//! - `events-rules`: the same with 1,000 rules in force (900 on other
+//!   exact types, 99 on `*` patterns, and one on the events' own type whose
+//!   condition every event is evaluated against and fails, so no run
+//!   starts): what rule matching adds per event.
 //!
-//! `cargo bench -p baton --bench http [-- parked|trivial|events]`; set
+//! `cargo bench -p baton --bench http [-- parked|trivial|events|events-rules]`; set
 //! `BENCH_SECONDS` (default 10) and `BENCH_CONNECTIONS` (default 32).
 
 #![allow(
@@ -207,13 +211,71 @@ fn count_events(server: &Server) -> usize {
     }
 }
 
-fn bench_events() {
+/// 1,000 rules: 900 on other exact types, 99 on patterns, one on the
+/// bench events' type whose condition fails for them.
+fn rules_file() -> String {
+    let mut text = String::new();
+    for i in 0..1000 {
+        let (on, condition) = match i {
+            0 => (
+                "alertmanager.alert.firing".to_string(),
+                "event.data.labels.severity == 'info'",
+            ),
+            1..900 => (
+                format!("app{i}.alert.firing"),
+                "event.data.labels.severity == 'critical'",
+            ),
+            _ => (format!("svc{i}.*"), "event.data.value > 0.9"),
+        };
+        text.push_str(&format!(
+            "---\nkind: Rule\nname: r{i}\non: {on}\nif: \"{condition}\"\nworkflow: parked\n\
+             correlate: {{key: event.subject, window: 1h}}\n"
+        ));
+    }
+    text
+}
+
+fn bench_events(with_rules: bool) {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
+    let name = if with_rules {
+        curl(
+            &server,
+            &[
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/yaml",
+                "--data-binary",
+                "name: parked\nsteps:\n  - id: wait\n    sleep: 1h\n",
+                &format!("{}/v1/workflows/parked", server.url),
+            ],
+        );
+        let file = dir.path().join("rules.yaml");
+        std::fs::write(&file, rules_file()).unwrap();
+        let applied = curl(
+            &server,
+            &[
+                "-H",
+                "Content-Type: application/yaml",
+                "--data-binary",
+                &format!("@{}", file.display()),
+                &format!("{}/v1/apply", server.url),
+            ],
+        );
+        assert_eq!(
+            applied["resources"].as_array().unwrap().len(),
+            1000,
+            "{applied}"
+        );
+        "events with 1000 rules"
+    } else {
+        "events"
+    };
     let (report, requests, failed) = drive(&server, dir.path(), EVENT_SCRIPT, "/v1/events");
     let stored = count_events(&server);
     println!(
-        "http events: {}; {requests} requests, {failed} not 2xx, {stored} events stored \
+        "http {name}: {}; {requests} requests, {failed} not 2xx, {stored} events stored \
          (target >= 10000/s, p99 <= 20 ms)",
         summary(&report)
     );
@@ -286,7 +348,10 @@ fn main() {
         );
     }
     if wanted("events") {
-        bench_events();
+        bench_events(false);
+    }
+    if wanted("events-rules") {
+        bench_events(true);
     }
     if wanted("trivial") {
         bench(

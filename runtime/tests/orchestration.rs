@@ -194,6 +194,8 @@ async fn an_alert_starts_one_incident_that_waits_for_its_resolution_and_an_appro
     })
     .await;
     assert_eq!(run["input"]["fingerprint"], FINGERPRINT);
+    assert_eq!(run["started_by"], "rule:disk-alerts");
+    assert_eq!(run["event_seq"], firing);
 
     // The same alert firing again (a new firing of the same fingerprint)
     // inside the window is delivered to the running incident.
@@ -595,7 +597,12 @@ async fn policies_deny_gate_and_allow_steps_and_runs() {
     .await;
     assert_eq!(page["approvals"][0]["item"], 1, "{page}");
     let id = page["approvals"][0]["id"].as_str().unwrap();
-    assert_eq!(decide(&http, &server, &second_admin, id, "approve").await.status(), StatusCode::OK);
+    assert_eq!(
+        decide(&http, &server, &second_admin, id, "approve")
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let fan = finished(fan).await;
     assert_eq!(fan["output"]["values"], json!([5, 50]), "{fan}");
 
@@ -606,13 +613,21 @@ async fn policies_deny_gate_and_allow_steps_and_runs() {
     })
     .await;
     let gate = &page["approvals"][0];
-    assert_eq!((gate["gate"].as_str(), gate["step_id"].as_str()), (Some("run"), Some("$run")));
+    assert_eq!(
+        (gate["gate"].as_str(), gate["step_id"].as_str()),
+        (Some("run"), Some("$run"))
+    );
     assert_eq!(gate["message"], "sevens need a second look");
     let state = server.get(&http, &format!("/v1/runs/{seven}")).await;
     assert_eq!(state["status"], "running");
     assert_eq!(step(&state, "provision")["status"], "pending");
     let id = gate["id"].as_str().unwrap();
-    assert_eq!(decide(&http, &server, &second_admin, id, "approve").await.status(), StatusCode::OK);
+    assert_eq!(
+        decide(&http, &server, &second_admin, id, "approve")
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let seven = finished(seven).await;
     assert_eq!(seven["output"]["value"], 7, "{seven}");
 

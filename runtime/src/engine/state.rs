@@ -31,6 +31,11 @@ pub struct RunState {
     pub error: Option<Value>,
     /// The run that started it, if a child.
     pub parent_run: Option<String>,
+    /// Who or what started it: `token:<name>`, `rule:<name>`,
+    /// `schedule:<name>`, `run:<parent id>` or `local`.
+    pub started_by: String,
+    /// The event that started it, when a rule did.
+    pub event_seq: Option<i64>,
     /// When it started (RFC 3339).
     pub started_at: String,
     /// When it ended (RFC 3339).
@@ -170,6 +175,8 @@ impl<S: Store> Engine<S> {
             output: parse(run.output.as_deref()),
             error: parse(run.error.as_deref()),
             parent_run: run.parent_run,
+            started_by: run.started_by,
+            event_seq: run.event_seq,
             started_at: rfc3339(run.created_at),
             finished_at: run.finished_at.map(rfc3339),
             steps,

@@ -175,6 +175,11 @@ pub struct RunView {
     pub idempotency_key: Option<String>,
     /// The run that started it, for child runs.
     pub parent_run: Option<String>,
+    /// Who or what started it: `token:<name>`, `rule:<name>`,
+    /// `schedule:<name>`, `run:<parent id>` or `local`.
+    pub started_by: String,
+    /// The event that started it, when a rule did.
+    pub event_seq: Option<i64>,
     /// When it started.
     pub created_at: String,
     /// When it ended.
@@ -193,6 +198,8 @@ impl From<&RunRecord> for RunView {
             error: parse(run.error.as_deref()),
             idempotency_key: run.idempotency_key.clone(),
             parent_run: run.parent_run.clone(),
+            started_by: run.started_by.clone(),
+            event_seq: run.event_seq,
             created_at: rfc3339(run.created_at),
             finished_at: run.finished_at.map(rfc3339),
         }
