@@ -630,6 +630,32 @@ async fn policies_deny_gate_and_allow_steps_and_runs() {
     );
     let seven = finished(seven).await;
     assert_eq!(seven["output"]["value"], 7, "{seven}");
+    // Rejected at the gate: the run fails, and cannot be retried past it.
+    let refused = run_id(start(json!({"n": 7})).await).await;
+    let page = until(
+        &http,
+        &server,
+        &format!("/v1/approvals?run={refused}"),
+        |p| !p["approvals"].as_array().unwrap().is_empty(),
+    )
+    .await;
+    let id = page["approvals"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        decide(&http, &server, &second_admin, id, "reject")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let state = finished(refused.clone()).await;
+    assert_eq!(state["status"], "failed");
+    assert_eq!(state["error"]["kind"], "policy-rejected", "{state}");
+    let retry = http
+        .post(server.at(&format!("/v1/runs/{refused}/retry")))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    problem(retry, StatusCode::CONFLICT, "conflict").await;
 
     // A run-level policy with a maintenance window refuses the start.
     let frozen = problem(

@@ -310,8 +310,17 @@ impl<'s, S: Store> Turn<'s, S> {
                 "run {run_id} is a child run; retry its parent run instead"
             )));
         }
+        let rows = self.db.step_rows(run_id).await?;
+        if rows
+            .iter()
+            .any(|r| r.step_id == RUN_GATE && r.status != StepStatus::Succeeded)
+        {
+            return Err(EngineError::Conflict(format!(
+                "run {run_id} never passed its approval gate; start a new run instead"
+            )));
+        }
         let plan = self.plan(&run).await?;
-        for mut row in self.db.step_rows(run_id).await? {
+        for mut row in rows {
             let compensation = plan.on_failure.iter().any(|s| s.id == row.step_id);
             if !compensation && !matches!(row.status, StepStatus::Failed | StepStatus::Cancelled) {
                 continue;
