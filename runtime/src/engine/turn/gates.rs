@@ -112,6 +112,27 @@ impl<'s, S: Store> Turn<'s, S> {
         )
     }
 
+    /// The policies of a run about to start.
+    pub(super) fn run_gate(&mut self, run: &RunRecord) -> Gate {
+        if self.shared.resources().policies(Point::Run).is_empty() {
+            return Gate::Open(None);
+        }
+        let workflow = json!({"name": run.workflow, "version": run.version});
+        let input = parse(Some(&run.input));
+        let run_view = run_policy_view(run);
+        let actor = Value::String(run.started_by.clone());
+        self.check_policies(
+            Point::Run,
+            &format!("run/{}", run.id),
+            &[
+                ("workflow", &workflow),
+                ("input", &input),
+                ("run", &run_view),
+                ("actor", &actor),
+            ],
+        )
+    }
+
     /// Puts an approval in front of a row: it waits until the deadline.
     pub(super) async fn open_approval(
         &mut self,

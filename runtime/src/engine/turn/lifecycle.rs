@@ -48,20 +48,7 @@ impl<'s, S: Store> Turn<'s, S> {
             event_seq,
             ..run
         };
-        let workflow = json!({"name": run.workflow, "version": run.version});
-        let input = parse(Some(&run.input));
-        let run_view = gates::run_policy_view(&run);
-        let actor = Value::String(run.started_by.clone());
-        let gate = self.check_policies(
-            crate::resources::policy::Point::Run,
-            &format!("run/{}", run.id),
-            &[
-                ("workflow", &workflow),
-                ("input", &input),
-                ("run", &run_view),
-                ("actor", &actor),
-            ],
-        );
+        let gate = self.run_gate(&run);
         if let gates::Gate::Denied(decision) = gate {
             return Err(EngineError::PolicyDenied {
                 policy: decision.policy,
