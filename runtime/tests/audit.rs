@@ -12,46 +12,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use baton_test_programs::GUESTS_TOOLBOX;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Connection;
-use support::BATON;
-use support::server::{FLOW, Server, problem};
-
-/// Runs the CLI against a server.
-fn cli(server: &Server, token: &str, args: &[&str]) -> Output {
-    Command::new(BATON)
-        .args(args)
-        .env("BATON_URL", &server.url)
-        .env("BATON_TOKEN", token)
-        .output()
-        .unwrap()
-}
-
-fn out(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn err(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Creates a token as the admin; its secret.
-async fn create_token(http: &reqwest::Client, server: &Server, name: &str, role: &str) -> String {
-    let created = http
-        .post(server.at("/v1/tokens"))
-        .bearer_auth(&server.token)
-        .json(&json!({"name": name, "role": role}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let created: Value = created.json().await.unwrap();
-    created["token"].as_str().unwrap().to_string()
-}
+use support::server::{FLOW, Server, cli, create_token, err, out, problem};
 
 /// `GET /v1/audit` with a query, as the admin: the page.
 async fn audit(http: &reqwest::Client, server: &Server, query: &str) -> Value {

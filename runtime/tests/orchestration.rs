@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use support::server::{Server, problem};
+use support::server::{Server, create_token as token, problem};
 
 const FIRING: &str = include_str!("../../tests/fixtures/alertmanager-v4-firing.json");
 const RESOLVED: &str = include_str!("../../tests/fixtures/alertmanager-v4-resolved.json");
@@ -87,20 +87,6 @@ async fn apply(
         .unwrap()
 }
 
-async fn token(http: &reqwest::Client, server: &Server, name: &str, role: &str) -> String {
-    let created: Value = http
-        .post(server.at("/v1/tokens"))
-        .bearer_auth(&server.token)
-        .json(&json!({"name": name, "role": role}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["token"].as_str().unwrap().to_string()
-}
-
 async fn alert(http: &reqwest::Client, server: &Server, body: &str) -> i64 {
     let answer: Value = http
         .post(server.at("/v1/hooks/alertmanager"))
@@ -156,6 +142,20 @@ async fn decide(
         .send()
         .await
         .unwrap()
+}
+
+/// Waits for the run's first approval; the page.
+async fn approvals_of(http: &reqwest::Client, server: &Server, run: &str) -> Value {
+    until(http, server, &format!("/v1/approvals?run={run}"), |p| {
+        !p["approvals"].as_array().unwrap().is_empty()
+    })
+    .await
+}
+
+/// Decides, which must succeed.
+async fn decided(http: &reqwest::Client, server: &Server, token: &str, id: &str, decision: &str) {
+    let answer = decide(http, server, token, id, decision).await;
+    assert_eq!(answer.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -360,10 +360,7 @@ async fn whoever_started_a_run_cannot_approve_it_unless_a_policy_allows() {
             .contains("separation of duties"),
         "{refused}"
     );
-    assert_eq!(
-        decide(&http, &server, &bob, &id, "reject").await.status(),
-        StatusCode::OK
-    );
+    decided(&http, &server, &bob, &id, "reject").await;
     let state = until(&http, &server, &format!("/v1/runs/{run}"), |r| {
         r["status"] == "succeeded"
     })
@@ -386,12 +383,7 @@ async fn whoever_started_a_run_cannot_approve_it_unless_a_policy_allows() {
     );
     let run = start(alice.clone()).await;
     let id = pending_for(run.clone()).await;
-    assert_eq!(
-        decide(&http, &server, &alice, &id, "approve")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    decided(&http, &server, &alice, &id, "approve").await;
     let state = until(&http, &server, &format!("/v1/runs/{run}"), |r| {
         r["status"] == "succeeded"
     })
@@ -523,10 +515,7 @@ async fn policies_deny_gate_and_allow_steps_and_runs() {
     assert_eq!(trusted["output"]["value"], 42);
     // Require approval: a gate with the policy's approvers.
     let big = run_id(start(json!({"n": 50})).await).await;
-    let page = until(&http, &server, &format!("/v1/approvals?run={big}"), |p| {
-        !p["approvals"].as_array().unwrap().is_empty()
-    })
-    .await;
+    let page = approvals_of(&http, &server, &big).await;
     let gate = &page["approvals"][0];
     assert_eq!(
         (gate["gate"].as_str(), gate["policy"].as_str()),
@@ -549,30 +538,14 @@ async fn policies_deny_gate_and_allow_steps_and_runs() {
     // The admin started it, but a policy gate's requester is the admin too:
     // another admin approves.
     let second_admin = token(&http, &server, "root2", "admin").await;
-    assert_eq!(
-        decide(&http, &server, &second_admin, id, "approve")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    decided(&http, &server, &second_admin, id, "approve").await;
     let big = finished(big).await;
     assert_eq!(big["output"]["value"], 50, "{big}");
     // Rejected gate: the step fails with the policy's name.
     let rejected = run_id(start(json!({"n": 60})).await).await;
-    let page = until(
-        &http,
-        &server,
-        &format!("/v1/approvals?run={rejected}"),
-        |p| !p["approvals"].as_array().unwrap().is_empty(),
-    )
-    .await;
+    let page = approvals_of(&http, &server, &rejected).await;
     let id = page["approvals"][0]["id"].as_str().unwrap();
-    assert_eq!(
-        decide(&http, &server, &second_admin, id, "reject")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    decided(&http, &server, &second_admin, id, "reject").await;
     let rejected = finished(rejected).await;
     assert_eq!(
         step(&rejected, "provision")["error"]["kind"],
@@ -591,27 +564,16 @@ async fn policies_deny_gate_and_allow_steps_and_runs() {
         .await
         .unwrap();
     let fan = fan["id"].as_str().unwrap().to_string();
-    let page = until(&http, &server, &format!("/v1/approvals?run={fan}"), |p| {
-        !p["approvals"].as_array().unwrap().is_empty()
-    })
-    .await;
+    let page = approvals_of(&http, &server, &fan).await;
     assert_eq!(page["approvals"][0]["item"], 1, "{page}");
     let id = page["approvals"][0]["id"].as_str().unwrap();
-    assert_eq!(
-        decide(&http, &server, &second_admin, id, "approve")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    decided(&http, &server, &second_admin, id, "approve").await;
     let fan = finished(fan).await;
     assert_eq!(fan["output"]["values"], json!([5, 50]), "{fan}");
 
     // A run-level gate: nothing starts before the decision.
     let seven = run_id(start(json!({"n": 7})).await).await;
-    let page = until(&http, &server, &format!("/v1/approvals?run={seven}"), |p| {
-        !p["approvals"].as_array().unwrap().is_empty()
-    })
-    .await;
+    let page = approvals_of(&http, &server, &seven).await;
     let gate = &page["approvals"][0];
     assert_eq!(
         (gate["gate"].as_str(), gate["step_id"].as_str()),
@@ -622,30 +584,14 @@ async fn policies_deny_gate_and_allow_steps_and_runs() {
     assert_eq!(state["status"], "running");
     assert_eq!(step(&state, "provision")["status"], "pending");
     let id = gate["id"].as_str().unwrap();
-    assert_eq!(
-        decide(&http, &server, &second_admin, id, "approve")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    decided(&http, &server, &second_admin, id, "approve").await;
     let seven = finished(seven).await;
     assert_eq!(seven["output"]["value"], 7, "{seven}");
     // Rejected at the gate: the run fails, and cannot be retried past it.
     let refused = run_id(start(json!({"n": 7})).await).await;
-    let page = until(
-        &http,
-        &server,
-        &format!("/v1/approvals?run={refused}"),
-        |p| !p["approvals"].as_array().unwrap().is_empty(),
-    )
-    .await;
+    let page = approvals_of(&http, &server, &refused).await;
     let id = page["approvals"][0]["id"].as_str().unwrap();
-    assert_eq!(
-        decide(&http, &server, &second_admin, id, "reject")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    decided(&http, &server, &second_admin, id, "reject").await;
     let state = finished(refused.clone()).await;
     assert_eq!(state["status"], "failed");
     assert_eq!(state["error"]["kind"], "policy-rejected", "{state}");

@@ -11,13 +11,13 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use baton_test_programs::PLUGINS_ECHO;
 use serde_json::Value;
 use support::BATON;
-use support::server::Server;
+use support::server::{Server, cli, err, out};
 
 /// The examples, from the repository root.
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/resources");
@@ -34,23 +34,6 @@ const KIND_FILES: &[&str] = &[
 const WEBHOOK_SECRET: &str = "replace-me-with-a-long-random-secret";
 /// How long an approval may take to appear after its run starts.
 const WAIT: Duration = Duration::from_secs(20);
-
-fn cli(server: &Server, token: &str, args: &[&str]) -> Output {
-    Command::new(BATON)
-        .args(args)
-        .env("BATON_URL", &server.url)
-        .env("BATON_TOKEN", token)
-        .output()
-        .unwrap()
-}
-
-fn out(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn err(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// Runs a command that must succeed; its stdout.
 fn ok(server: &Server, token: &str, args: &[&str]) -> String {

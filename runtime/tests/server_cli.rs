@@ -13,25 +13,7 @@ use std::process::Command;
 use baton_test_programs::GUESTS_TOOLBOX;
 use serde_json::{Value, json};
 use support::BATON;
-use support::server::{FLOW, Server};
-
-/// Runs the CLI against a server.
-fn cli(server: &Server, token: &str, args: &[&str]) -> std::process::Output {
-    Command::new(BATON)
-        .args(args)
-        .env("BATON_URL", &server.url)
-        .env("BATON_TOKEN", token)
-        .output()
-        .unwrap()
-}
-
-fn out(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn err(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use support::server::{FLOW, Server, cli, err, out};
 
 #[test]
 fn the_cli_drives_a_server() {

@@ -139,6 +139,45 @@ impl Drop for Server {
     }
 }
 
+/// Runs the CLI against a server with a token.
+pub fn cli(server: &Server, token: &str, args: &[&str]) -> std::process::Output {
+    Command::new(BATON)
+        .args(args)
+        .env("BATON_URL", &server.url)
+        .env("BATON_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+/// A command's standard output, as text.
+pub fn out(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A command's standard error, as text.
+pub fn err(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Creates a token as the admin; its secret.
+pub async fn create_token(
+    http: &reqwest::Client,
+    server: &Server,
+    name: &str,
+    role: &str,
+) -> String {
+    let created = http
+        .post(server.at("/v1/tokens"))
+        .bearer_auth(&server.token)
+        .json(&json!({"name": name, "role": role}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    created["token"].as_str().unwrap().to_string()
+}
+
 /// Asserts a problem answer of this status and kind.
 pub async fn problem(response: reqwest::Response, status: StatusCode, kind: &str) -> Value {
     assert_eq!(response.status(), status);
