@@ -1,8 +1,8 @@
 //! Event-driven orchestration end to end against a real `baton serve`:
 //! Alertmanager alerts driving a rule into a run, correlation of repeated
 //! firing, the resolved alert waking a `wait_for` step, approvals with
-//! separation of duties, policies of every effect, generic webhooks with
-//! HMAC, and the role checks of the new routes.
+//! separation of duties, and policies of every effect. Webhooks and the
+//! role checks of the new routes are in `resources_api.rs`.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,12 +14,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use baton_test_programs::GUESTS_TOOLBOX;
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-use support::server::{Server, create_token as token, problem};
+use support::server::{Server, apply, create_token as token, problem};
 
 const FIRING: &str = include_str!("../../tests/fixtures/alertmanager-v4-firing.json");
 const RESOLVED: &str = include_str!("../../tests/fixtures/alertmanager-v4-resolved.json");
@@ -71,21 +69,6 @@ on: alertmanager.alert.firing
 if: event.data.labels.severity == 'info'
 workflow: incident
 "#;
-
-async fn apply(
-    http: &reqwest::Client,
-    server: &Server,
-    token: &str,
-    text: &str,
-) -> reqwest::Response {
-    http.post(server.at("/v1/apply"))
-        .bearer_auth(token)
-        .header("content-type", "application/yaml")
-        .body(text.to_string())
-        .send()
-        .await
-        .unwrap()
-}
 
 async fn alert(http: &reqwest::Client, server: &Server, body: &str) -> i64 {
     let answer: Value = http
@@ -631,191 +614,4 @@ async fn policies_deny_gate_and_allow_steps_and_runs() {
             "{policy}: {audit}"
         );
     }
-}
-
-#[tokio::test]
-async fn webhooks_check_signatures_and_map_bodies_to_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir);
-    let http = reqwest::Client::new();
-    let hook = "kind: Webhook\nname: grafana\nauth:\n  hmac: {secret: 0123456789abcdef-secret}\nevent:\n  type: \"grafana.alert.${{ body.status }}\"\n  subject: \"${{ body.rule }}\"\n  id: \"${{ headers['x-delivery'] }}\"\n";
-    assert_eq!(
-        apply(&http, &server, &server.token, hook).await.status(),
-        StatusCode::OK
-    );
-    let listed = server.get(&http, "/v1/resources/webhooks").await;
-    assert_eq!(
-        listed[0]["spec"]["auth"]["hmac"]["secret"], "<redacted>",
-        "{listed}"
-    );
-    assert!(!listed.to_string().contains("0123456789abcdef-secret"));
-
-    let body = br#"{"status": "firing", "rule": "cpu-high"}"#;
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"0123456789abcdef-secret").unwrap();
-    mac.update(body);
-    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    let send = |signature: &str, body: &'static [u8]| {
-        http.post(server.at("/v1/hooks/grafana"))
-            .header("content-type", "application/json")
-            .header("x-signature-256", signature)
-            .header("x-delivery", "d-1")
-            .body(body)
-            .send()
-    };
-    problem(
-        send("sha256=00", body).await.unwrap(),
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    )
-    .await;
-    problem(
-        send(&signature, b"{\"status\": \"other\"}").await.unwrap(),
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    )
-    .await;
-    let events = server.get(&http, "/v1/events").await;
-    assert!(
-        events["events"].as_array().unwrap().is_empty(),
-        "nothing stored: {events}"
-    );
-    let stored: Value = send(&signature, body).await.unwrap().json().await.unwrap();
-    assert_eq!(stored["accepted"], 1, "{stored}");
-    let again: Value = send(&signature, body).await.unwrap().json().await.unwrap();
-    assert_eq!(
-        again["duplicates"], 1,
-        "the delivery id deduplicates: {again}"
-    );
-    let events = server.get(&http, "/v1/events").await;
-    let event = &events["events"][0]["event"];
-    assert_eq!(
-        (event["type"].as_str(), event["subject"].as_str()),
-        (Some("grafana.alert.firing"), Some("cpu-high"))
-    );
-    let unknown = http
-        .post(server.at("/v1/hooks/nope"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    problem(unknown, StatusCode::NOT_FOUND, "not-found").await;
-}
-
-#[tokio::test]
-async fn the_new_routes_check_roles_and_refuse_bad_documents() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir);
-    let http = reqwest::Client::new();
-    let viewer = token(&http, &server, "vera", "viewer").await;
-    let operator = token(&http, &server, "olga", "operator").await;
-    let rule = "kind: Rule\nname: r\non: x.y\nworkflow: nope\n";
-    // Unauthenticated, then too weak, on every new route.
-    for (method, path) in [
-        ("POST", "/v1/apply"),
-        ("GET", "/v1/resources/rules"),
-        ("GET", "/v1/resources/rules/r"),
-        ("DELETE", "/v1/resources/rules/r"),
-        ("GET", "/v1/approvals"),
-        ("GET", "/v1/approvals/x"),
-        ("POST", "/v1/approvals/x"),
-    ] {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let answer = http
-            .request(method.clone(), server.at(path))
-            .send()
-            .await
-            .unwrap();
-        problem(answer, StatusCode::UNAUTHORIZED, "unauthorized").await;
-        if method != reqwest::Method::GET {
-            let answer = http
-                .request(method, server.at(path))
-                .bearer_auth(&viewer)
-                .send()
-                .await
-                .unwrap();
-            problem(answer, StatusCode::FORBIDDEN, "forbidden").await;
-        }
-    }
-    // A document naming a workflow that does not exist, plus other problems:
-    // every one is reported and nothing is saved.
-    let bad = format!(
-        "{rule}---\nkind: Schedule\nname: s\ncron: 61 * * * *\nworkflow: w\n---\nkind: Gadget\nname: g\n"
-    );
-    let answer = apply(&http, &server, &operator, &bad).await;
-    let body = problem(
-        answer,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-resources",
-    )
-    .await;
-    let paths: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(paths, ["[2].kind"], "{body}");
-    let answer = apply(
-        &http,
-        &server,
-        &operator,
-        &bad.replace("---\nkind: Gadget\nname: g\n", ""),
-    )
-    .await;
-    let body = problem(
-        answer,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-resources",
-    )
-    .await;
-    let paths: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(paths, ["[0].workflow", "[1].cron"], "{body}");
-    for bad in ["", "kind: [", "\u{0}\u{1}"] {
-        let answer = apply(&http, &server, &operator, bad).await;
-        assert!(
-            answer.status().is_client_error(),
-            "{bad:?}: {}",
-            answer.status()
-        );
-    }
-    let rules = server.get(&http, "/v1/resources/rules").await;
-    assert_eq!(rules, json!([]));
-    problem(
-        http.get(server.at("/v1/resources/gadgets"))
-            .bearer_auth(&viewer)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::NOT_FOUND,
-        "not-found",
-    )
-    .await;
-    problem(
-        http.post(server.at("/v1/approvals/nope"))
-            .bearer_auth(&operator)
-            .json(&json!({"decision": "approve"}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::NOT_FOUND,
-        "not-found",
-    )
-    .await;
-    problem(
-        http.post(server.at("/v1/approvals/nope"))
-            .bearer_auth(&operator)
-            .json(&json!({"decision": "maybe"}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-        "bad-request",
-    )
-    .await;
 }

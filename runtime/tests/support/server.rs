@@ -178,6 +178,22 @@ pub async fn create_token(
     created["token"].as_str().unwrap().to_string()
 }
 
+/// Applies a file of resources with a token; the answer.
+pub async fn apply(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    text: &str,
+) -> reqwest::Response {
+    http.post(server.at("/v1/apply"))
+        .bearer_auth(token)
+        .header("content-type", "application/yaml")
+        .body(text.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Asserts a problem answer of this status and kind.
 pub async fn problem(response: reqwest::Response, status: StatusCode, kind: &str) -> Value {
     assert_eq!(response.status(), status);
