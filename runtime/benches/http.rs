@@ -20,7 +20,8 @@
 //!   starts): what rule matching adds per event.
 //!
 //! `cargo bench -p baton --bench http [-- parked|trivial|events|events-rules]`; set
-//! `BENCH_SECONDS` (default 10) and `BENCH_CONNECTIONS` (default 32).
+//! `BENCH_SECONDS` (default 10), `BENCH_CONNECTIONS` (default 32) and
+//! `BENCH_THREADS` (wrk's threads, default 2).
 
 #![allow(
     clippy::unwrap_used,
@@ -147,11 +148,13 @@ fn drive(
 ) -> (String, usize, usize) {
     let seconds = std::env::var("BENCH_SECONDS").unwrap_or_else(|_| "10".into());
     let connections = std::env::var("BENCH_CONNECTIONS").unwrap_or_else(|_| "32".into());
+    let threads = std::env::var("BENCH_THREADS").unwrap_or_else(|_| "2".into());
     let file = dir.join("script.lua");
     std::fs::write(&file, script).unwrap();
     let out = Command::new("wrk")
         .args([
-            "-t2",
+            "-t",
+            &threads,
             "-c",
             &connections,
             "-d",

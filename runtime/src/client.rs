@@ -206,6 +206,80 @@ impl Client {
         .map(drop)
     }
 
+    /// A plugin's grants: the plugin-wide one and those of single versions.
+    pub async fn grants(&self, plugin: &str) -> Result<Value> {
+        self.get(&format!("/v1/plugins/{}/grants", segment(plugin)))
+            .await
+    }
+
+    /// Saves a plugin's grant (with `version`, that version's own),
+    /// replacing the one before whole. The server checks the document; the
+    /// answer is the saved entry.
+    pub async fn put_grant(
+        &self,
+        plugin: &str,
+        version: Option<&str>,
+        grant: &Value,
+    ) -> Result<Value> {
+        let builder = self
+            .request(
+                Method::PUT,
+                &format!("/v1/plugins/{}/grants", segment(plugin)),
+            )
+            .query(&version_query(version))
+            .json(grant);
+        self.json(builder).await
+    }
+
+    /// Removes a plugin's grant (with `version`, that version's own).
+    pub async fn delete_grant(&self, plugin: &str, version: Option<&str>) -> Result<()> {
+        let builder = self
+            .request(
+                Method::DELETE,
+                &format!("/v1/plugins/{}/grants", segment(plugin)),
+            )
+            .query(&version_query(version));
+        self.json(builder).await.map(drop)
+    }
+
+    /// The secrets: names and metadata, never values.
+    pub async fn secrets(&self) -> Result<Value> {
+        self.get("/v1/secrets").await
+    }
+
+    /// Saves a secret; the answer is its metadata, and whether it was
+    /// created (rather than replaced).
+    pub async fn put_secret(
+        &self,
+        name: &str,
+        value: &str,
+        description: Option<&str>,
+    ) -> Result<(Value, bool)> {
+        let mut body = serde_json::json!({ "value": value });
+        if let Some(description) = description {
+            body["description"] = Value::String(description.to_string());
+        }
+        let response = self
+            .send(
+                self.request(Method::PUT, &format!("/v1/secrets/{}", segment(name)))
+                    .json(&body),
+            )
+            .await?;
+        let created = response.status() == StatusCode::CREATED;
+        let info = response
+            .json()
+            .await
+            .map_err(|e| ClientError::Unexpected(format!("secret: {e}")))?;
+        Ok((info, created))
+    }
+
+    /// Removes a secret.
+    pub async fn delete_secret(&self, name: &str) -> Result<()> {
+        self.delete(&format!("/v1/secrets/{}", segment(name)))
+            .await
+            .map(drop)
+    }
+
     /// A page of approvals, oldest first: only those of `status` and of
     /// `run` when given, after `cursor` (a page's `next_cursor`).
     pub async fn approvals(
@@ -272,6 +346,11 @@ impl Client {
             })
         }))
     }
+}
+
+/// `?version=` when a version is given.
+fn version_query(version: Option<&str>) -> Vec<(&'static str, &str)> {
+    version.map(|v| ("version", v)).into_iter().collect()
 }
 
 /// Escapes text (a name or id) for one segment of a URL path, or a query

@@ -45,7 +45,9 @@
 pub mod client;
 pub mod engine;
 pub mod events;
+pub mod grants;
 pub mod resources;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod wasm;

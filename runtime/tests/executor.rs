@@ -85,8 +85,6 @@ async fn kitchen_sink_sees_every_capability_denied_and_keeps_running() {
             LogLevel::Info,
             LogLevel::Warn,
             LogLevel::Error,
-            // The host's own note of the refused HTTP request.
-            LogLevel::Warn
         ]
     );
     assert!(
@@ -95,7 +93,10 @@ async fn kitchen_sink_sees_every_capability_denied_and_keeps_running() {
             .iter()
             .any(|l| l.source == LogSource::Stdout && l.message == "hello from stdout")
     );
+    // The host's own note of the refused HTTP request.
     let refusal = report.logs.last().unwrap();
+    assert_eq!(refusal.source, LogSource::Host);
+    assert_eq!(refusal.level, LogLevel::Warn);
     assert!(
         refusal.message.contains("GET https://api.example.com"),
         "{}",

@@ -249,6 +249,12 @@ async fn roles_and_tokens() {
         ("GET", "/v1/approvals/x", "viewer"),
         ("POST", "/v1/approvals/x", "operator"),
         ("GET", "/v1/audit", "admin"),
+        ("GET", "/v1/plugins/x/grants", "viewer"),
+        ("PUT", "/v1/plugins/x/grants", "admin"),
+        ("DELETE", "/v1/plugins/x/grants", "admin"),
+        ("GET", "/v1/secrets", "operator"),
+        ("PUT", "/v1/secrets/x", "admin"),
+        ("DELETE", "/v1/secrets/x", "admin"),
     ];
     let rank = |role: &str| {
         ["viewer", "operator", "admin"]
@@ -569,6 +575,9 @@ async fn the_openapi_document_lists_every_route() {
         ("/v1/approvals", &["get"]),
         ("/v1/approvals/{id}", &["get", "post"]),
         ("/v1/audit", &["get"]),
+        ("/v1/plugins/{name}/grants", &["get", "put", "delete"]),
+        ("/v1/secrets", &["get"]),
+        ("/v1/secrets/{name}", &["put", "delete"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),

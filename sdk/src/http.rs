@@ -1,54 +1,46 @@
 //! A small blocking HTTP client over `wasi:http/outgoing-handler`.
 //!
 //! The host allows only the origins granted to the plugin; a refused request
-//! fails with [`HttpError::Denied`]. Bodies are read whole into memory, so
-//! keep responses small (the host caps them too).
+//! fails with [`HttpError::Denied`], and the step log says why. GET and HEAD
+//! requests follow redirects (up to five hops, each one a new request the
+//! host checks again; credentials are not carried to another origin).
+//! Bodies are read whole into memory, so keep responses small (the host caps
+//! them too, failing with [`HttpError::TooLarge`]).
+//!
+//! ```no_run
+//! use baton_sdk::http::Request;
+//!
+//! # fn demo() -> Result<(), baton_sdk::http::HttpError> {
+//! let response = Request::get("https://api.example.com/v1/status")
+//!     .header("accept", "application/json")
+//!     .send()?;
+//! println!("{} {}", response.status, response.text());
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod url;
 
 use std::time::Duration;
 
+pub use error::HttpError;
+
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
-    ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
 };
 use crate::bindings::wasi::io::streams::StreamError;
+use url::Target;
 
 /// Bytes written to the request body stream per call.
 const WRITE_CHUNK: usize = 4096;
 /// Bytes asked for per read of the response body.
 const READ_CHUNK: u64 = 64 * 1024;
-
-/// Why a request did not produce a response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpError {
-    /// The host refused the request: the origin is not granted.
-    Denied(String),
-    /// The request could not be built (bad URL, header or method).
-    InvalidRequest(String),
-    /// The request was sent but failed (connection, TLS, timeout, ...).
-    Transport(String),
-}
-
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Denied(m) => write!(f, "outbound HTTP refused: {m}"),
-            Self::InvalidRequest(m) => write!(f, "invalid HTTP request: {m}"),
-            Self::Transport(m) => write!(f, "HTTP request failed: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for HttpError {}
-
-/// `?` inside `run`: transport failures may pass, the rest will not.
-impl From<HttpError> for crate::StepError {
-    fn from(error: HttpError) -> Self {
-        match error {
-            HttpError::Transport(_) => Self::retryable(error.to_string()),
-            _ => Self::permanent(error.to_string()),
-        }
-    }
-}
+/// Most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 5;
+/// Headers not carried to another origin when following a redirect.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
 /// An outgoing request, built step by step and sent with [`Request::send`].
 #[derive(Debug, Clone)]
@@ -58,6 +50,7 @@ pub struct Request {
     headers: Vec<(String, Vec<u8>)>,
     body: Vec<u8>,
     timeout: Option<Duration>,
+    follow_redirects: bool,
 }
 
 /// A response with its whole body.
@@ -69,6 +62,8 @@ pub struct Response {
     pub headers: Vec<(String, Vec<u8>)>,
     /// The body.
     pub body: Vec<u8>,
+    /// The URL that answered, after any redirects.
+    pub url: String,
 }
 
 impl Response {
@@ -81,22 +76,36 @@ impl Response {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The first value of the header `name` (any case), if present.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
 }
 
 impl Request {
     fn new(method: Method, url: &str) -> Self {
+        let follow_redirects = matches!(method, Method::Get | Method::Head);
         Self {
             method,
             url: url.to_owned(),
             headers: Vec::new(),
             body: Vec::new(),
             timeout: None,
+            follow_redirects,
         }
     }
 
     /// A GET request.
     pub fn get(url: &str) -> Self {
         Self::new(Method::Get, url)
+    }
+    /// A HEAD request.
+    pub fn head(url: &str) -> Self {
+        Self::new(Method::Head, url)
     }
     /// A POST request.
     pub fn post(url: &str) -> Self {
@@ -141,13 +150,65 @@ impl Request {
         self
     }
 
-    /// Sends the request and reads the whole response.
+    /// Whether to follow redirects (GET and HEAD only; on by default for
+    /// them). When off, a 3xx response is returned as it is.
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.follow_redirects = follow;
+        self
+    }
+
+    /// Sends the request, follows redirects when asked, and reads the whole
+    /// response.
     pub fn send(self) -> Result<Response, HttpError> {
-        let target = Target::parse(&self.url)?;
+        let follow = self.follow_redirects && matches!(self.method, Method::Get | Method::Head);
+        let mut target = Target::parse(&self.url)?;
+        let mut headers = self.headers.clone();
+        let mut hops = 0;
+        loop {
+            let response = self.send_once(&target, &headers).map_err(|error| {
+                if hops == 0 {
+                    error
+                } else {
+                    after_redirect(error, hops)
+                }
+            })?;
+            let location = response
+                .header("location")
+                .map(|l| String::from_utf8_lossy(l).into_owned());
+            let location = match location {
+                Some(location) if follow && is_redirect(response.status) => location,
+                _ => return Ok(response),
+            };
+            if hops == MAX_REDIRECTS {
+                return Err(HttpError::Redirect(format!(
+                    "more than {MAX_REDIRECTS} redirects (the last from {})",
+                    target.origin()
+                )));
+            }
+            let next = target.join(&location)?;
+            if next.origin() != target.origin() {
+                headers.retain(|(name, _)| {
+                    !CREDENTIAL_HEADERS
+                        .iter()
+                        .any(|c| name.eq_ignore_ascii_case(c))
+                });
+            }
+            target = next;
+            hops += 1;
+        }
+    }
+
+    /// One request to `target`, without following anything.
+    fn send_once(
+        &self,
+        target: &Target,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<Response, HttpError> {
+        let origin = target.origin();
         let invalid = |what: &str| HttpError::InvalidRequest(what.to_owned());
-        let headers = Fields::from_list(&self.headers)
+        let fields = Fields::from_list(headers)
             .map_err(|e| HttpError::InvalidRequest(format!("bad header: {e:?}")))?;
-        let request = OutgoingRequest::new(headers);
+        let request = OutgoingRequest::new(fields);
         request
             .set_method(&self.method)
             .map_err(|()| invalid("bad method"))?;
@@ -170,40 +231,49 @@ impl Request {
             options
         });
         let body = request.body().map_err(|()| invalid("body already taken"))?;
-        let pending =
-            outgoing_handler::handle(request, options).map_err(|e| error_of(&target, e))?;
+        let pending = outgoing_handler::handle(request, options)
+            .map_err(|code| error::from_code(&origin, code))?;
         // A failed write shows up as the response error below.
         let _ = write_body(&body, &self.body);
         let _ = OutgoingBody::finish(body, None);
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(error_of(&target, code)),
+            Some(Ok(Err(code))) => return Err(error::from_code(&origin, code)),
             Some(Err(())) | None => return Err(HttpError::Transport("response lost".into())),
         };
         let status = response.status();
         let headers = response.headers().entries();
-        let incoming = response
-            .consume()
-            .map_err(|()| HttpError::Transport("no body".into()))?;
-        let stream = incoming
-            .stream()
-            .map_err(|()| HttpError::Transport("no body stream".into()))?;
-        let mut body = Vec::new();
-        loop {
-            match stream.blocking_read(READ_CHUNK) {
-                Ok(chunk) => body.extend_from_slice(&chunk),
-                Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(e)) => {
-                    return Err(HttpError::Transport(e.to_debug_string()));
-                }
-            }
-        }
+        let body = read_body(&origin, response)?;
         Ok(Response {
             status,
             headers,
             body,
+            url: target.url(),
         })
+    }
+}
+
+/// Whether a status asks the client to go elsewhere.
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Says that the failing request was a redirect hop.
+fn after_redirect(error: HttpError, hops: usize) -> HttpError {
+    let note = |m: String| {
+        format!(
+            "{m} (after {hops} redirect{})",
+            if hops == 1 { "" } else { "s" }
+        )
+    };
+    match error {
+        HttpError::Denied(m) => HttpError::Denied(note(m)),
+        HttpError::InvalidRequest(m) => HttpError::InvalidRequest(note(m)),
+        HttpError::Timeout(m) => HttpError::Timeout(note(m)),
+        HttpError::TooLarge(m) => HttpError::TooLarge(note(m)),
+        HttpError::Redirect(m) => HttpError::Redirect(note(m)),
+        HttpError::Transport(m) => HttpError::Transport(note(m)),
     }
 }
 
@@ -218,56 +288,22 @@ fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), StreamError> {
     Ok(())
 }
 
-fn error_of(target: &Target, code: ErrorCode) -> HttpError {
-    match code {
-        ErrorCode::HttpRequestDenied => {
-            HttpError::Denied(format!("{} is not granted to this plugin", target.origin()))
+fn read_body(origin: &str, response: IncomingResponse) -> Result<Vec<u8>, HttpError> {
+    let incoming = response
+        .consume()
+        .map_err(|()| HttpError::Transport("no body".into()))?;
+    let stream = incoming
+        .stream()
+        .map_err(|()| HttpError::Transport("no body stream".into()))?;
+    let mut body = Vec::new();
+    loop {
+        match stream.blocking_read(READ_CHUNK) {
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(e)) => {
+                return Err(error::from_stream(origin, &e));
+            }
         }
-        other => HttpError::Transport(format!("{other:?}")),
     }
-}
-
-/// The parts of a URL that `wasi:http` wants separately.
-#[derive(Debug)]
-struct Target {
-    scheme: Scheme,
-    authority: String,
-    path: String,
-}
-
-impl Target {
-    fn parse(url: &str) -> Result<Self, HttpError> {
-        let bad =
-            || HttpError::InvalidRequest(format!("{url:?} is not an http:// or https:// URL"));
-        let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "https" => Scheme::Https,
-            "http" => Scheme::Http,
-            _ => return Err(bad()),
-        };
-        let split = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(split);
-        if authority.is_empty() || authority.contains('@') {
-            return Err(bad());
-        }
-        let path = match path {
-            "" => "/".to_owned(),
-            p if p.starts_with('?') => format!("/{p}"),
-            p => p.to_owned(),
-        };
-        Ok(Self {
-            scheme,
-            authority: authority.to_owned(),
-            path,
-        })
-    }
-
-    fn origin(&self) -> String {
-        let scheme = match &self.scheme {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-            Scheme::Other(s) => s.as_str(),
-        };
-        format!("{scheme}://{}", self.authority)
-    }
+    Ok(body)
 }

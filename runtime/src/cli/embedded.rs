@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use baton::engine::{Engine, EngineConfig, SystemClock};
+use baton::secrets::{KeySource, MASTER_KEY_ENV, MasterKey};
 use baton::store::{SqliteOptions, SqliteStore};
 use baton::wasm::{Executor, ExecutorConfig};
 
@@ -66,11 +67,13 @@ pub(crate) async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded
         (None, None) => super::plugin::default_cache_dir(),
     };
     let executor = executor(cache_dir, args.concurrency)?;
+    let master_key = master_key(&dir, temp.is_some())?;
     let config = EngineConfig {
         max_in_flight: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
         lease: args.lease,
         max_payload_bytes: usize::try_from(args.max_payload).unwrap_or(usize::MAX),
         exclusive: true,
+        master_key: Some(Arc::new(master_key)),
         ..EngineConfig::default()
     };
     let engine = Engine::start(store, executor, Arc::new(SystemClock), config)
@@ -81,6 +84,26 @@ pub(crate) async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded
         _lock: lock,
         _temp: temp,
     })
+}
+
+/// The key that seals secrets: from `BATON_MASTER_KEY`, else the data
+/// directory's key file (created on first start).
+fn master_key(dir: &Path, temporary: bool) -> Result<MasterKey, Failed> {
+    let env = match std::env::var(MASTER_KEY_ENV) {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(refused(format!("{MASTER_KEY_ENV} is not valid UTF-8")));
+        }
+    };
+    let (key, source) = MasterKey::load(dir, env.as_deref()).map_err(refused)?;
+    match source {
+        KeySource::Created(_) if !temporary => {
+            tracing::warn!(source = %source, "created a master key for secrets; back it up with the database")
+        }
+        _ => tracing::debug!(source = %source, "master key loaded"),
+    }
+    Ok(key)
 }
 
 fn executor(cache_dir: PathBuf, concurrency: u64) -> Result<Executor, Failed> {

@@ -69,6 +69,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Get(args) => remote::resources::get(args).await,
             Command::Delete(args) => remote::resources::delete(args).await,
             Command::Approval(command) => remote::approvals::run(command).await,
+            Command::Secret(command) => remote::secrets::run(command).await,
         }
     })
 }

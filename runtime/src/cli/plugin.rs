@@ -1,6 +1,7 @@
 //! `baton plugin run` and `baton plugin inspect`: the plugin author's inner
 //! loop, running a component locally with the same executor and limits the
-//! server uses.
+//! server uses. The remote plugin commands are dispatched from here to
+//! `remote::registry` and `remote::grants`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,9 @@ pub(crate) async fn run(command: PluginCommand) -> ExitCode {
         PluginCommand::Push(args) => super::remote::registry::push(args).await,
         PluginCommand::List(args) => super::remote::registry::list_plugins(args).await,
         PluginCommand::Show(args) => super::remote::registry::show_plugin(args).await,
+        PluginCommand::Grant(args) => super::remote::grants::grant(args).await,
+        PluginCommand::Revoke(args) => super::remote::grants::revoke(args).await,
+        PluginCommand::Grants(args) => super::remote::grants::list(args).await,
     }
 }
 
@@ -141,6 +145,7 @@ fn print_logs(report: &InvocationReport) {
             LogSource::Plugin => "",
             LogSource::Stdout => " stdout",
             LogSource::Stderr => " stderr",
+            LogSource::Host => " host",
         };
         eprintln!("[{}{source}] {}", line.level.as_str(), line.message);
     }

@@ -37,6 +37,9 @@ pub struct EngineConfig {
     /// case): leases left by an earlier process are taken over at start
     /// instead of after they expire.
     pub exclusive: bool,
+    /// The key that seals secrets; without one, secrets can be neither
+    /// saved nor read.
+    pub master_key: Option<std::sync::Arc<crate::secrets::MasterKey>>,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +52,7 @@ impl Default for EngineConfig {
             max_depth: DEFAULT_MAX_DEPTH,
             max_items: DEFAULT_MAX_ITEMS,
             exclusive: false,
+            master_key: None,
         }
     }
 }

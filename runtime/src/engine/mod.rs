@@ -10,13 +10,16 @@
 //!
 //! The engine is generic over its [`Store`]; time comes from a [`Clock`].
 
+mod access;
 mod apply;
 mod catalog;
 pub mod clock;
 mod config;
 mod error;
 mod events;
+mod grants;
 mod plans;
+mod secrets;
 mod state;
 mod turn;
 mod unit;
@@ -39,6 +42,8 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use config::*;
 pub use error::{EngineError, Result};
 pub use events::EngineEvent;
+pub use grants::GrantEntry;
+pub use secrets::SecretInfo;
 pub use state::{AttemptState, RunState, StepState};
 
 use plans::PlanCache;
@@ -120,6 +125,10 @@ pub(crate) struct Shared<S: Store> {
     /// wait starts (ingestion always looks when another process may write
     /// the database).
     pub waits: std::sync::atomic::AtomicBool,
+    /// The plugin grants in force.
+    pub grants: std::sync::RwLock<Arc<crate::grants::GrantSet>>,
+    /// Registered plugin versions by `name@digest`, learnt as needed.
+    pub registered: Mutex<HashMap<String, String>>,
 }
 
 impl<S: Store> Shared<S> {
@@ -127,6 +136,12 @@ impl<S: Store> Shared<S> {
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<String, Vec<oneshot::Sender<()>>>> {
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn registered(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.registered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<TaskKey, CancellationToken>> {
@@ -186,8 +201,12 @@ impl<S: Store> Engine<S> {
             releasing: std::sync::atomic::AtomicBool::new(false),
             resources: std::sync::RwLock::new(Arc::default()),
             waits: std::sync::atomic::AtomicBool::new(true),
+            grants: std::sync::RwLock::new(Arc::default()),
+            registered: Mutex::new(HashMap::new()),
         });
         apply::reload(&shared).await?;
+        grants::reload(&shared).await?;
+        secrets::check_key(&shared).await?;
         let (commands, receiver) = mpsc::channel(COMMAND_BUFFER);
         let handle = writer::spawn(shared.clone(), receiver, commands.downgrade()).await?;
         Ok(Engine {

@@ -11,10 +11,14 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use tokio::sync::mpsc;
+
 use crate::store::Store;
-use crate::wasm::{Invocation, Plugin, StepFailure};
+use crate::wasm::{Access, EgressLimits, EgressPolicy, Invocation, Plugin, StepFailure};
 
 use super::Shared;
+use super::access::StepAccess;
+use super::writer::Command;
 
 /// Identifies a step row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,6 +33,8 @@ pub(crate) struct TaskKey {
 pub(crate) struct Task {
     pub key: TaskKey,
     pub attempt: i64,
+    /// The plugin name the workflow uses (its grants are by this name).
+    pub plugin: String,
     pub digest: String,
     pub input: String,
     pub timeout: Option<Duration>,
@@ -93,12 +99,13 @@ pub(crate) const RELEASED: &str = "released";
 /// Runs the attempt unless `cancel` fires first.
 pub(crate) async fn execute<S: Store>(
     shared: Arc<Shared<S>>,
+    commands: mpsc::WeakSender<Command>,
     task: Task,
     cancel: CancellationToken,
 ) -> Outcome {
     let started = std::time::Instant::now();
     let mut outcome = tokio::select! {
-        outcome = invoke(&shared, &task) => outcome,
+        outcome = invoke(&shared, commands, &task) => outcome,
         () = cancel.cancelled() => Outcome {
             result: Err(if shared.releasing.load(std::sync::atomic::Ordering::Relaxed) {
                 Failure::permanent(RELEASED, "the process stopped before this attempt finished; the step runs again when it restarts")
@@ -114,7 +121,11 @@ pub(crate) async fn execute<S: Store>(
     outcome
 }
 
-async fn invoke<S: Store>(shared: &Shared<S>, task: &Task) -> Outcome {
+async fn invoke<S: Store>(
+    shared: &Arc<Shared<S>>,
+    commands: mpsc::WeakSender<Command>,
+    task: &Task,
+) -> Outcome {
     let plugin = match plugin(shared, &task.digest).await {
         Ok(plugin) => plugin,
         Err(message) => {
@@ -132,8 +143,30 @@ async fn invoke<S: Store>(shared: &Shared<S>, task: &Task) -> Outcome {
         }
     };
     let mut limits = shared.executor.config().default_limits.clone();
-    if let Some(timeout) = task.timeout {
-        limits.wall_timeout = timeout;
+    let info = plugin.info();
+    // Grants go by the name and version the plugin was registered under,
+    // which an upload may have chosen instead of the described ones.
+    let name = if task.plugin.is_empty() {
+        info.name.clone()
+    } else {
+        task.plugin.clone()
+    };
+    let grants = shared.grants();
+    let version = if grants.has_versions(&name) {
+        registered_version(shared, &name, &task.digest)
+            .await
+            .unwrap_or_else(|| info.version.clone())
+    } else {
+        info.version.clone()
+    };
+    let grant = grants.effective(&name, &version);
+    match &grant {
+        Some(grant) => grant.apply_limits(&mut limits, task.timeout),
+        None => {
+            if let Some(timeout) = task.timeout {
+                limits.wall_timeout = timeout;
+            }
+        }
     }
     let idempotency_key = if task.key.item < 0 {
         format!("{}/{}", task.key.run_id, task.key.step_id)
@@ -146,9 +179,31 @@ async fn invoke<S: Store>(shared: &Shared<S>, task: &Task) -> Outcome {
         attempt: u32::try_from(task.attempt).unwrap_or(u32::MAX),
         idempotency_key,
     };
+    let (access, provider) = match grant {
+        Some(grant) => {
+            let provider = Arc::new(StepAccess::new(
+                shared.clone(),
+                commands,
+                grant.clone(),
+                &name,
+                task.key.clone(),
+                task.attempt,
+            ));
+            let egress = EgressPolicy {
+                rules: grant.outbound.clone(),
+                limits: EgressLimits::default(),
+            };
+            let access = Access {
+                egress: Arc::new(egress),
+                provider: Some(provider.clone()),
+            };
+            (access, Some(provider))
+        }
+        None => (Access::default(), None),
+    };
     let report = match shared
         .executor
-        .invoke_with_limits(&plugin, &invocation, &task.input, &limits)
+        .invoke_with_access(&plugin, &invocation, &task.input, &limits, access)
         .await
     {
         Ok(report) => report,
@@ -161,17 +216,59 @@ async fn invoke<S: Store>(shared: &Shared<S>, task: &Task) -> Outcome {
             };
         }
     };
+    let mut report = report;
+    let mut result = report.outcome.map_err(|f| Failure::from_step(&f));
+    // Secret values the attempt read never leave it verbatim.
+    if let Some(redactor) = provider.map(|p| p.redactor())
+        && !redactor.is_empty()
+    {
+        for line in &mut report.logs {
+            if let std::borrow::Cow::Owned(text) = redactor.redact_str(&line.message) {
+                line.message = text;
+            }
+        }
+        match &mut result {
+            Ok(output) => {
+                redactor.redact_json(output);
+            }
+            Err(failure) => {
+                if let std::borrow::Cow::Owned(text) = redactor.redact_str(&failure.message) {
+                    failure.message = text;
+                }
+            }
+        }
+    }
     let logs = if report.logs.is_empty() {
         None
     } else {
         serde_json::to_string(&report.logs).ok()
     };
     Outcome {
-        result: report.outcome.map_err(|f| Failure::from_step(&f)),
+        result,
         logs,
         logs_dropped: i64::try_from(report.logs_dropped).unwrap_or(i64::MAX),
         elapsed_ms: 0,
     }
+}
+
+/// The version `name` with this digest was registered as (remembered, as
+/// registrations never change).
+async fn registered_version<S: Store>(
+    shared: &Shared<S>,
+    name: &str,
+    digest: &str,
+) -> Option<String> {
+    let key = format!("{name}@{digest}");
+    if let Some(version) = shared.registered().get(&key) {
+        return Some(version.clone());
+    }
+    let plugins = shared.store.plugins().await.ok()?;
+    let version = plugins
+        .into_iter()
+        .find(|p| p.name == name && p.digest == digest)?
+        .version;
+    shared.registered().insert(key, version.clone());
+    Some(version)
 }
 
 async fn plugin<S: Store>(shared: &Shared<S>, digest: &str) -> Result<Arc<Plugin>, String> {

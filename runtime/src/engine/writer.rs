@@ -428,7 +428,7 @@ impl<S: Store> Writer<S> {
             let shared = self.shared.clone();
             let commands = self.commands.clone();
             self.shared.workers.spawn(async move {
-                let outcome = worker::execute(shared, task.clone(), token).await;
+                let outcome = worker::execute(shared, commands.clone(), task.clone(), token).await;
                 if let Some(commands) = commands.upgrade() {
                     let _ = commands.send(Command::Completed(task, outcome)).await;
                 }

@@ -38,6 +38,28 @@ pub struct Event {
     pub extensions: BTreeMap<String, String>,
 }
 
+impl Event {
+    /// The stored form of this event, received from `by` (`seq` and
+    /// `received_at` are set when it is stored).
+    pub fn into_record(self, by: &str) -> crate::store::EventRecord {
+        crate::store::EventRecord {
+            seq: 0,
+            id: self.id,
+            source: self.source,
+            kind: self.kind,
+            subject: self.subject,
+            time: self.time,
+            datacontenttype: self.datacontenttype,
+            dataschema: self.dataschema,
+            data: self.data.map(|d| d.to_string()),
+            data_base64: self.data_base64,
+            extensions: serde_json::to_string(&self.extensions).unwrap_or_else(|_| "{}".into()),
+            received_at: 0,
+            received_by: by.to_string(),
+        }
+    }
+}
+
 /// Why an event was refused, and where (`[2].source`, `ce-type`,
 /// `alerts[0].fingerprint`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -48,6 +48,8 @@ pub enum Kind {
     /// Resource documents (`apply`) are not valid; `errors` lists every
     /// problem, with the document's index in its path.
     InvalidResources,
+    /// A plugin grant is not valid; the detail lists every problem.
+    InvalidGrant,
     /// A policy refused the action; the detail names it.
     PolicyDenied,
     /// A run input does not satisfy the workflow's input schema.
@@ -77,6 +79,7 @@ impl Kind {
             Kind::InvalidWorkflow => "invalid-workflow",
             Kind::InvalidEvent => "invalid-event",
             Kind::InvalidResources => "invalid-resources",
+            Kind::InvalidGrant => "invalid-grant",
             Kind::PolicyDenied => "policy-denied",
             Kind::InvalidInput => "invalid-input",
             Kind::PluginRefused => "plugin-refused",
@@ -98,6 +101,7 @@ impl Kind {
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::InvalidWorkflow
             | Kind::InvalidResources
+            | Kind::InvalidGrant
             | Kind::InvalidInput
             | Kind::PluginRefused => StatusCode::UNPROCESSABLE_ENTITY,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -121,6 +125,7 @@ impl Kind {
             Kind::InvalidWorkflow => "Invalid workflow",
             Kind::InvalidEvent => "Invalid event",
             Kind::InvalidResources => "Invalid resources",
+            Kind::InvalidGrant => "Invalid grant",
             Kind::PolicyDenied => "Denied by policy",
             Kind::InvalidInput => "Invalid input",
             Kind::PluginRefused => "Plugin refused",

@@ -29,6 +29,12 @@ pub struct PluginView {
     /// events). Nothing is granted by asking.
     #[schema(value_type = Object)]
     pub capabilities: Value,
+    /// What an administrator granted this version (its own grant, else the
+    /// plugin-wide one); `null` when nothing is granted.
+    pub granted: Option<crate::grants::Grant>,
+    /// Whether `granted` is this version's own grant (`version`), the
+    /// plugin-wide one (`plugin`) or absent (`none`).
+    pub grant_scope: String,
     /// JSON Schema of its input.
     #[schema(value_type = Object)]
     pub input_schema: Value,
@@ -53,10 +59,51 @@ impl From<&PluginRecord> for PluginView {
                 .unwrap_or_default()
                 .to_string(),
             capabilities: field("capabilities"),
+            granted: None,
+            grant_scope: "none".into(),
             input_schema: field("input_schema"),
             output_schema: field("output_schema"),
             created_at: rfc3339(record.created_at),
         }
+    }
+}
+
+/// Which grant of a plugin.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GrantQuery {
+    /// One version's grant instead of the plugin-wide one.
+    pub version: Option<String>,
+}
+
+/// The body of `PUT /v1/secrets/{name}`. Its `Debug` hides the value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutSecret {
+    /// The value (UTF-8 text, at most 64 KiB). Never returned.
+    pub value: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl std::fmt::Debug for PutSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PutSecret")
+            .field("value", &"[secret]")
+            .field("description", &self.description)
+            .finish()
+    }
+}
+
+impl PluginView {
+    /// With the grant in force for this version.
+    pub fn with_grant<S: crate::store::Store>(mut self, engine: &crate::engine::Engine<S>) -> Self {
+        if let Some((grant, own)) = engine.grant_of(&self.name, &self.version) {
+            self.granted = Some((*grant).clone());
+            self.grant_scope = if own { "version" } else { "plugin" }.into();
+        }
+        self
     }
 }
 

@@ -80,6 +80,15 @@ pub mod action {
     pub const TOKEN_CREATE: &str = "token.create";
     /// A token was revoked (target `token/<name>`).
     pub const TOKEN_REVOKE: &str = "token.revoke";
+    /// A plugin's grant was saved (target `plugin/<name>` or
+    /// `plugin/<name>@<version>`).
+    pub const GRANT_SAVE: &str = "grant.save";
+    /// A plugin's grant was removed (target as for `grant.save`).
+    pub const GRANT_DELETE: &str = "grant.delete";
+    /// A secret was saved (target `secret/<name>`; never the value).
+    pub const SECRET_SET: &str = "secret.set";
+    /// A secret was removed (target `secret/<name>`).
+    pub const SECRET_DELETE: &str = "secret.delete";
 }
 
 /// An entry to append: what happened, before it gets its place and hash.

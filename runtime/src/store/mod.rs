@@ -9,6 +9,7 @@
 
 mod api;
 mod audit;
+mod capabilities;
 mod error;
 mod orchestration;
 mod records;
@@ -18,13 +19,14 @@ use std::future::Future;
 
 pub use api::*;
 pub use audit::*;
+pub use capabilities::*;
 pub use error::{Result, StoreError};
 pub use orchestration::*;
 pub use records::*;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// Reads that need no transaction, for queries and workers.
-pub trait Store: OrchestrationReads + Send + Sync + 'static {
+pub trait Store: OrchestrationReads + CapabilityReads + Send + Sync + 'static {
     /// The write transaction type.
     type Tx: StoreTx;
 
@@ -58,7 +60,7 @@ pub trait Store: OrchestrationReads + Send + Sync + 'static {
 
 /// One write transaction of the engine's writer. Nothing is visible to
 /// others, or durable, before [`commit`](StoreTx::commit).
-pub trait StoreTx: AuditLog + OrchestrationTx + Send + Sync {
+pub trait StoreTx: AuditLog + OrchestrationTx + CapabilityTx + Send + Sync {
     /// Makes every change durable at once.
     fn commit(self) -> impl Future<Output = Result<()>> + Send;
 

@@ -12,11 +12,10 @@ mod generated {
         path: "../wit",
         world: "step",
         imports: {
-            // Log lines and secret values must never reach the host's own
-            // trace output, so these two are not traced.
-            "baton:plugin/log": async | trappable,
-            "baton:plugin/secrets": async | trappable,
-            default: async | trappable | tracing,
+            // Log lines, secret values, key-value data and event data may
+            // carry what the host operator must not see, so calls into the
+            // host are not traced.
+            default: async | trappable,
         },
         exports: { default: async },
         with: {

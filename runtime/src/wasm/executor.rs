@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
+use super::access::Access;
 use super::artifact::{self, ArtifactCache};
 use super::bindings::StepPre;
 use super::compile;
@@ -150,7 +151,8 @@ impl Executor {
         input: &str,
     ) -> InvocationReport {
         let limits = &self.inner.config.default_limits;
-        self.run_checked(plugin, invocation, input, limits).await
+        self.run_checked(plugin, invocation, input, limits, Access::default())
+            .await
     }
 
     /// Runs one attempt with its own limits, which must fit the pool.
@@ -161,8 +163,24 @@ impl Executor {
         input: &str,
         limits: &InvocationLimits,
     ) -> Result<InvocationReport, ExecutorError> {
+        self.invoke_with_access(plugin, invocation, input, limits, Access::default())
+            .await
+    }
+
+    /// Runs one attempt with its own limits and what it may reach outside
+    /// its sandbox.
+    pub async fn invoke_with_access(
+        &self,
+        plugin: &Plugin,
+        invocation: &Invocation,
+        input: &str,
+        limits: &InvocationLimits,
+        access: Access,
+    ) -> Result<InvocationReport, ExecutorError> {
         self.inner.config.check_limits(limits)?;
-        Ok(self.run_checked(plugin, invocation, input, limits).await)
+        Ok(self
+            .run_checked(plugin, invocation, input, limits, access)
+            .await)
     }
 
     async fn run_checked(
@@ -171,10 +189,19 @@ impl Executor {
         invocation: &Invocation,
         input: &str,
         limits: &InvocationLimits,
+        access: Access,
     ) -> InvocationReport {
         // The semaphore is never closed, so acquiring only waits.
         let _slot = self.inner.slots.acquire().await;
-        invoke::run(&self.inner.engine, &plugin.pre, invocation, input, limits).await
+        invoke::run(
+            &self.inner.engine,
+            &plugin.pre,
+            invocation,
+            input,
+            limits,
+            access,
+        )
+        .await
     }
 
     async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, LoadError> {

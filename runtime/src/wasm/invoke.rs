@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline, WasmBacktrace};
 
+use super::access::Access;
 use super::bindings::{StepPre, types as wit};
 use super::config::InvocationLimits;
 use super::error::StepFailure;
@@ -63,8 +64,13 @@ impl InvocationReport {
 }
 
 /// A fresh store with every per-invocation limit in place.
-pub(crate) fn new_store(engine: &Engine, limits: &InvocationLimits) -> Store<StepState> {
-    let mut store = Store::new(engine, StepState::new(limits));
+pub(crate) fn new_store(
+    engine: &Engine,
+    limits: &InvocationLimits,
+    access: Access,
+) -> Store<StepState> {
+    let deadline = Instant::now() + limits.wall_timeout;
+    let mut store = Store::new(engine, StepState::new(limits, access, deadline));
     store.limiter(|state| &mut state.memory);
     // The result of `run` is lifted under the same fuel; keeping the fuel
     // above the output cap lets an oversize output be told apart.
@@ -87,6 +93,7 @@ pub(crate) async fn run(
     invocation: &Invocation,
     input: &str,
     limits: &InvocationLimits,
+    access: Access,
 ) -> InvocationReport {
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
         return InvocationReport::refused(StepFailure::InvalidInput {
@@ -104,7 +111,7 @@ pub(crate) async fn run(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     };
-    let mut store = new_store(engine, limits);
+    let mut store = new_store(engine, limits, access);
     let result = tokio::time::timeout(limits.wall_timeout, async {
         let step = pre.instantiate_async(&mut store).await?;
         step.call_run(&mut store, &call, input).await
@@ -125,7 +132,8 @@ pub(crate) async fn describe(
     pre: &StepPre<StepState>,
     limits: &InvocationLimits,
 ) -> Result<wit::PluginInfo, StepFailure> {
-    let mut store = new_store(engine, limits);
+    // `describe` is granted nothing.
+    let mut store = new_store(engine, limits, Access::default());
     let result = tokio::time::timeout(limits.wall_timeout, async {
         let step = pre.instantiate_async(&mut store).await?;
         step.call_describe(&mut store).await
@@ -143,9 +151,7 @@ fn finish(
     outcome: Result<serde_json::Value, StepFailure>,
     started: Instant,
 ) -> InvocationReport {
-    let state = store.into_data();
-    state.finish_output();
-    let (logs, logs_dropped) = state.log.take();
+    let (logs, logs_dropped) = store.into_data().into_log().take();
     InvocationReport {
         outcome,
         logs,

@@ -52,6 +52,8 @@ pub enum LogSource {
     Stdout,
     /// The guest's standard error (where Rust panics print).
     Stderr,
+    /// Baton, on the plugin's behalf (one line per outbound HTTP request).
+    Host,
 }
 
 /// One kept log line.

@@ -6,10 +6,12 @@
 //! workflows, runs or storage: callers hand it component bytes and JSON input
 //! and get back JSON output or a classified [`StepFailure`].
 
+mod access;
 mod artifact;
 mod bindings;
 mod compile;
 mod config;
+pub mod egress;
 mod engine;
 mod epoch;
 mod error;
@@ -21,9 +23,11 @@ mod logbook;
 mod state;
 mod stdio;
 
+pub use access::{Access, CapabilityProvider, Emitted, KvReply, KvRequest, Refusal};
 pub use artifact::digest;
 pub use compile::{COMPILE_SUBCOMMAND, CompileRequest, run_compile_child};
 pub use config::*;
+pub use egress::{EgressLimits, EgressPolicy, EgressRule};
 pub use error::{ExecutorError, FailureKind, LoadError, StepFailure};
 pub use executor::{Executor, Plugin};
 pub use info::*;

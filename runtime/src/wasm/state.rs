@@ -1,5 +1,6 @@
 //! The data of one invocation's [`Store`](wasmtime::Store): WASI context,
-//! resource table, the memory guard, the CPU meter and the log book.
+//! resource table, outbound HTTP, the capability provider, the memory
+//! guard, the CPU meter and the log book.
 //!
 //! Each capability's host code borrows only its own part through the view
 //! traits (`WasiView`, `WasiHttpView`) or a field getter given to the linker;
@@ -10,7 +11,9 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::access::Access;
 use super::config::InvocationLimits;
+use super::host::Provided;
 use super::host::http::OutboundHttp;
 use super::logbook::{LogBook, LogBookLimits, LogSource};
 use super::stdio::StdioCapture;
@@ -24,6 +27,7 @@ pub(crate) struct StepState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     http_hooks: OutboundHttp,
+    pub(crate) provided: Provided,
     table: ResourceTable,
     pub(crate) memory: MemoryGuard,
     pub(crate) cpu: CpuMeter,
@@ -33,7 +37,12 @@ pub(crate) struct StepState {
 }
 
 impl StepState {
-    pub(crate) fn new(limits: &InvocationLimits) -> Self {
+    /// The state of an invocation that must end by `deadline`.
+    pub(crate) fn new(
+        limits: &InvocationLimits,
+        access: Access,
+        deadline: std::time::Instant,
+    ) -> Self {
         let log = LogBook::new(LogBookLimits {
             lines: limits.max_log_lines,
             bytes: limits.max_log_bytes,
@@ -53,7 +62,8 @@ impl StepState {
         Self {
             wasi,
             http: WasiHttpCtx::new(),
-            http_hooks: OutboundHttp::new(log.clone()),
+            http_hooks: OutboundHttp::new(log.clone(), access.egress, deadline),
+            provided: Provided(access.provider),
             table: ResourceTable::new(),
             memory: MemoryGuard::new(limits.memory_bytes, limits.max_table_elements),
             cpu: CpuMeter::new(limits.cpu_ticks()),
@@ -61,6 +71,25 @@ impl StepState {
             stdout,
             stderr,
         }
+    }
+
+    /// Ends the invocation: its resources go first (an open outbound
+    /// response body writes its log line when dropped), then the log book
+    /// is all that is left.
+    pub(crate) fn into_log(self) -> LogBook {
+        self.finish_output();
+        let StepState {
+            log,
+            table,
+            wasi,
+            http,
+            http_hooks,
+            provided,
+            ..
+        } = self;
+        drop(table);
+        drop((wasi, http, http_hooks, provided));
+        log
     }
 
     /// Moves partial stdout and stderr lines into the log book.

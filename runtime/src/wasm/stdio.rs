@@ -32,7 +32,7 @@ impl LineBuffer {
     fn level(&self) -> LogLevel {
         match self.source {
             LogSource::Stderr => LogLevel::Warn,
-            LogSource::Stdout | LogSource::Plugin => LogLevel::Info,
+            LogSource::Stdout | LogSource::Plugin | LogSource::Host => LogLevel::Info,
         }
     }
 

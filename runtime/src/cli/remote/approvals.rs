@@ -146,15 +146,7 @@ fn print_approval(approval: &Value) {
             lines.push((label, value));
         }
     }
-    let width = lines
-        .iter()
-        .map(|(label, _)| label.len())
-        .max()
-        .unwrap_or(0)
-        + 1;
-    for (label, value) in lines {
-        println!("{:<width$} {value}", format!("{label}:"));
-    }
+    super::table::print_fields(&lines);
 }
 
 async fn show(args: ApprovalIdArgs) -> Result<(), Failed> {

@@ -1,7 +1,8 @@
-//! The CLI as a client of a server (`BATON_URL`, `BATON_TOKEN`): plugin,
-//! workflow, run, token and audit commands, `apply|get|delete` of
-//! resources, and approvals. Output is a table for people or
-//! the server's JSON with `--json`; errors print the server's problem.
+//! The CLI as a client of a server (`BATON_URL`, `BATON_TOKEN`): plugin
+//! and grant, workflow, run, token, secret and audit commands,
+//! `apply|get|delete` of resources, and approvals. Output is a table for
+//! people or the server's JSON with `--json`; errors print the server's
+//! problem.
 //!
 //! Exit status: 0 done, 1 a watched run failed or was cancelled, or the
 //! audit trail is broken, 2 bad usage, 3 the server refused the request, 4
@@ -9,9 +10,12 @@
 
 pub(crate) mod approvals;
 pub(crate) mod audit;
+mod capabilities;
+pub(crate) mod grants;
 pub(crate) mod registry;
 pub(crate) mod resources;
 pub(crate) mod runs;
+pub(crate) mod secrets;
 mod table;
 pub(crate) mod tokens;
 

@@ -1,5 +1,5 @@
 //! `baton plugin push|list|show` and `baton workflow apply|list|show`
-//! against a server.
+//! against a server. (`plugin grant|revoke|grants` live in `grants`.)
 
 use std::process::ExitCode;
 
@@ -89,13 +89,25 @@ pub(crate) async fn list_plugins(args: RemoteOnly) -> ExitCode {
 pub(crate) async fn show_plugin(args: PluginShowArgs) -> ExitCode {
     finish(async {
         let client = client(&args.remote)?;
-        let path = match args.plugin.split_once('@') {
-            Some((name, version)) => format!("/v1/plugins/{}/{}", segment(name), segment(version)),
-            None => format!("/v1/plugins/{}", segment(&args.plugin)),
+        let path = match (args.plugin.split_once('@'), &args.plugin_version) {
+            (Some(_), Some(_)) => {
+                return Err(Failed::usage(
+                    "give the version once: `name@version` or `name version`",
+                ));
+            }
+            (Some((name, version)), None) => {
+                format!("/v1/plugins/{}/{}", segment(name), segment(version))
+            }
+            (None, Some(version)) => {
+                format!("/v1/plugins/{}/{}", segment(&args.plugin), segment(version))
+            }
+            (None, None) => format!("/v1/plugins/{}", segment(&args.plugin)),
         };
         let shown = client.get(&path).await?;
-        if args.remote.json || shown.is_object() {
+        if args.remote.json {
             print_json(&shown);
+        } else if shown.is_object() {
+            super::capabilities::print_plugin(&shown);
         } else {
             table::print(PLUGIN_HEADER, &plugin_rows(&shown));
         }

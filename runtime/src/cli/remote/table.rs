@@ -28,3 +28,16 @@ pub(crate) fn print(header: &[&str], rows: &[Vec<String>]) {
         line(row.iter().map(String::as_str).collect());
     }
 }
+
+/// Prints `label: value` lines, the values aligned.
+pub(crate) fn print_fields(lines: &[(&str, String)]) {
+    let width = lines
+        .iter()
+        .map(|(label, _)| label.len())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    for (label, value) in lines {
+        println!("{:<width$} {value}", format!("{label}:"));
+    }
+}

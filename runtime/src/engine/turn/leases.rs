@@ -72,6 +72,7 @@ impl<'s, S: Store> Turn<'s, S> {
                 item: row.item,
             },
             attempt: row.attempts,
+            plugin: row.plugin.clone().unwrap_or_default(),
             digest: row.digest.clone().unwrap_or_default(),
             input: row.input.clone().unwrap_or_else(|| "null".into()),
             timeout: row

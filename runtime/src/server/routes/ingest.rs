@@ -108,24 +108,6 @@ pub struct EventsQuery {
     pub cursor: Option<String>,
 }
 
-fn record(event: Event, by: &str) -> EventRecord {
-    EventRecord {
-        seq: 0,
-        id: event.id,
-        source: event.source,
-        kind: event.kind,
-        subject: event.subject,
-        time: event.time,
-        datacontenttype: event.datacontenttype,
-        dataschema: event.dataschema,
-        data: event.data.map(|d| d.to_string()),
-        data_base64: event.data_base64,
-        extensions: serde_json::to_string(&event.extensions).unwrap_or_else(|_| "{}".into()),
-        received_at: 0,
-        received_by: by.to_string(),
-    }
-}
-
 fn view(record: &EventRecord) -> EventView {
     let event = Event {
         id: record.id.clone(),
@@ -152,7 +134,7 @@ fn view(record: &EventRecord) -> EventView {
 }
 
 async fn store(state: &AppState, events: Vec<Event>, by: &str) -> ApiResult<Json<Ingested>> {
-    let records: Vec<EventRecord> = events.into_iter().map(|e| record(e, by)).collect();
+    let records: Vec<EventRecord> = events.into_iter().map(|e| e.into_record(by)).collect();
     let seqs = state.engine.ingest(records.clone()).await?;
     let events: Vec<IngestedEvent> = records
         .into_iter()

@@ -4,11 +4,13 @@
 mod approvals;
 mod audit;
 mod events;
+mod grants;
 mod health;
 mod ingest;
 mod plugins;
 mod resources;
 mod runs;
+mod secrets;
 mod tokens;
 mod workflows;
 
@@ -40,6 +42,7 @@ use super::state::AppState;
         (name = "workflows", description = "Workflow versions"),
         (name = "runs", description = "Runs of workflows"),
         (name = "tokens", description = "Access tokens"),
+        (name = "secrets", description = "Secrets for plugins (values go in, never out)"),
         (name = "events", description = "Event ingestion"),
         (name = "audit", description = "The audit trail"),
         (name = "resources", description = "Rules, schedules, policies and webhooks, and applying files of resources"),
@@ -113,6 +116,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(plugins::upload, plugins::list))
         .routes(routes!(plugins::versions))
         .routes(routes!(plugins::show, plugins::delete))
+        .routes(routes!(grants::put, grants::list, grants::delete))
+        .routes(routes!(secrets::list))
+        .routes(routes!(secrets::put, secrets::delete))
         .routes(routes!(workflows::save, workflows::show))
         .routes(routes!(workflows::list))
         .routes(routes!(workflows::versions))

@@ -82,7 +82,10 @@ pub async fn upload(
         )
         .await?;
     tracing::info!(plugin = %record.name, version = %record.version, digest = %record.digest, by = %caller.name, "plugin uploaded");
-    Ok((StatusCode::CREATED, Json(PluginView::from(&record))))
+    Ok((
+        StatusCode::CREATED,
+        Json(PluginView::from(&record).with_grant(&state.engine)),
+    ))
 }
 
 /// List every plugin version.
@@ -100,7 +103,12 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<PluginView>>> {
     caller.require(Role::Viewer)?;
     let plugins = state.engine.store().plugins().await?;
-    Ok(Json(plugins.iter().map(PluginView::from).collect()))
+    Ok(Json(
+        plugins
+            .iter()
+            .map(|p| PluginView::from(p).with_grant(&state.engine))
+            .collect(),
+    ))
 }
 
 /// List the versions of one plugin.
@@ -124,7 +132,12 @@ pub async fn versions(
     if versions.is_empty() {
         return Err(ApiError::new(Kind::NotFound, format!("no plugin `{name}`")));
     }
-    Ok(Json(versions.iter().map(PluginView::from).collect()))
+    Ok(Json(
+        versions
+            .iter()
+            .map(|p| PluginView::from(p).with_grant(&state.engine))
+            .collect(),
+    ))
 }
 
 /// Show one plugin version.
@@ -152,7 +165,7 @@ pub async fn show(
         .iter()
         .find(|p| p.version == version)
         .ok_or_else(|| ApiError::new(Kind::NotFound, format!("no plugin `{name}@{version}`")))?;
-    Ok(Json(PluginView::from(record)))
+    Ok(Json(PluginView::from(record).with_grant(&state.engine)))
 }
 
 /// Delete a plugin version that no saved workflow version uses.

@@ -229,6 +229,7 @@ pub async fn logs(
                     LogSource::Plugin => "plugin",
                     LogSource::Stdout => "stdout",
                     LogSource::Stderr => "stderr",
+                    LogSource::Host => "host",
                 }
                 .into(),
                 message: line.message,

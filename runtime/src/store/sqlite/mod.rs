@@ -4,7 +4,8 @@
 //! transaction survives power loss), foreign keys on and a busy timeout, and
 //! the migrations in `runtime/migrations` run on open. Writes go through a
 //! single connection (the engine has one writer, which batches its work into
-//! few transactions); reads use a small pool of their own.
+//! few transactions); reads use a small pool of their own, and the
+//! write-ahead log is copied back by a checkpointer of its own.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -25,6 +26,8 @@ use super::{
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read connections.
 pub const DEFAULT_READERS: u32 = 4;
+/// Bytes the write-ahead log file is cut back to once fully copied.
+const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// How to open the database.
 #[derive(Debug, Clone)]
@@ -54,6 +57,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     path: PathBuf,
+    checkpointer: std::sync::Arc<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -73,17 +77,26 @@ impl SqliteStore {
             // pinging it before every transaction would cost a round trip.
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(connect.clone())
+            // The checkpointer copies the log back instead (see
+            // `checkpoint`), and the log file is cut back after it.
+            .connect_with(
+                connect
+                    .clone()
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string()),
+            )
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
-            .connect_with(connect.read_only(true))
+            .connect_with(connect.clone().read_only(true))
             .await?;
+        let checkpointer = checkpoint::Checkpointer::start(connect).await?;
         Ok(SqliteStore {
             writer,
             reader,
             path: options.path.clone(),
+            checkpointer,
         })
     }
 
@@ -100,6 +113,7 @@ impl SqliteStore {
 
     /// Closes every connection (checkpointing the WAL).
     pub async fn close(&self) {
+        self.checkpointer.stop();
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -131,6 +145,8 @@ macro_rules! attempt_columns {
 
 mod api;
 mod audit;
+mod capabilities;
+mod checkpoint;
 mod orchestration;
 mod reads;
 mod rows;

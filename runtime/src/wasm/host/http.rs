@@ -1,32 +1,35 @@
-//! `wasi:http/outgoing-handler`: outbound HTTP. No plugin is granted an
-//! outbound host yet, so every request is refused with `http-request-denied`
-//! before any connection is made, and the refusal is written to the step's
-//! log.
+//! `wasi:http/outgoing-handler`: outbound HTTP under the invocation's
+//! [`EgressPolicy`]. The hook only hands each request to
+//! [`egress::send`](crate::wasm::egress), which decides, connects, bounds
+//! the response and writes the request's line to the step's log. With the
+//! default policy every request is refused before any lookup.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::wasm::logbook::{LogBook, LogLevel, LogSource};
+use crate::wasm::egress::{self, EgressPolicy, Sent};
+use crate::wasm::logbook::LogBook;
 
-type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), Error>> + Send>,
-                ),
-                Error,
-            >,
-        > + Send,
->;
+type ResponseFuture = Box<dyn Future<Output = Result<Sent, Error>> + Send>;
 
-/// The outbound-HTTP policy of one invocation.
+/// The outbound-HTTP side of one invocation.
 pub(crate) struct OutboundHttp {
     log: LogBook,
+    policy: Arc<EgressPolicy>,
+    deadline: Instant,
 }
 
 impl OutboundHttp {
-    pub(crate) fn new(log: LogBook) -> Self {
-        Self { log }
+    /// Requests go where `policy` allows, end by `deadline` (the step's),
+    /// and are logged to `log`.
+    pub(crate) fn new(log: LogBook, policy: Arc<EgressPolicy>, deadline: Instant) -> Self {
+        Self {
+            log,
+            policy,
+            deadline,
+        }
     }
 }
 
@@ -34,26 +37,15 @@ impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
-        _options: Option<RequestOptions>,
+        options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> ResponseFuture {
-        // Only scheme, host and port are logged: user info, paths, queries
-        // and headers may carry credentials.
-        let uri = request.uri();
-        let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
-        let origin = format!(
-            "{}://{}{port}",
-            uri.scheme_str().unwrap_or("https"),
-            uri.host().unwrap_or("")
-        );
-        self.log.push(
-            LogLevel::Warn,
-            LogSource::Plugin,
-            &format!(
-                "outbound HTTP {} {origin} refused: no outbound host is granted to this plugin",
-                request.method()
-            ),
-        );
-        Box::new(async { Err(Error::HttpRequestDenied) })
+        Box::new(egress::send(
+            Arc::clone(&self.policy),
+            self.log.clone(),
+            self.deadline,
+            request,
+            options,
+        ))
     }
 }

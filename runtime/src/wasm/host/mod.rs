@@ -2,8 +2,8 @@
 //! plus [`add_to_linker`] that links all of them and WASI into one linker.
 //!
 //! Deny-by-default is the permanent rule: every import is linked for every
-//! plugin, and each capability answers `not-granted` unless granted. This
-//! release grants nothing but logging.
+//! plugin, and each capability answers `not-granted` unless the invocation's
+//! [`Access`](super::Access) grants it. Logging is always allowed.
 
 pub(crate) mod events;
 pub(crate) mod http;
@@ -13,6 +13,9 @@ pub(crate) mod secrets;
 
 use wasmtime::component::{HasData, HasSelf, Linker};
 
+use std::sync::Arc;
+
+use super::access::{CapabilityProvider, Refusal};
 use super::bindings::{self, types::CapabilityError};
 use super::error::ExecutorError;
 use super::logbook::LogBook;
@@ -32,11 +35,26 @@ impl NotGranted {
     }
 }
 
-/// [`HasData`] for the capabilities that are denied.
+/// [`HasData`] for the types interface, which has no functions.
 struct Denied;
 
 impl HasData for Denied {
     type Data<'a> = NotGranted;
+}
+
+/// The capability provider of one invocation, if it has one.
+#[derive(Clone, Default)]
+pub(crate) struct Provided(pub(crate) Option<Arc<dyn CapabilityProvider>>);
+
+impl From<Refusal> for CapabilityError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotGranted(m) => Self::NotGranted(m),
+            Refusal::Invalid(m) => Self::Invalid(m),
+            Refusal::QuotaExceeded(m) => Self::QuotaExceeded(m),
+            Refusal::Unavailable(m) => Self::Unavailable(m),
+        }
+    }
 }
 
 /// Links WASI 0.2 (with nothing granted), `wasi:http` and every
@@ -47,9 +65,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> Result<(), Execut
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker).map_err(link)?;
     bindings::types::add_to_linker::<_, Denied>(linker, |_| NotGranted).map_err(link)?;
     bindings::log::add_to_linker::<_, HasSelf<LogBook>>(linker, |s| &mut s.log).map_err(link)?;
-    bindings::kv::add_to_linker::<_, Denied>(linker, |_| NotGranted).map_err(link)?;
-    bindings::secrets::add_to_linker::<_, Denied>(linker, |_| NotGranted).map_err(link)?;
-    bindings::events::add_to_linker::<_, Denied>(linker, |_| NotGranted).map_err(link)?;
+    bindings::kv::add_to_linker::<_, HasSelf<Provided>>(linker, |s| &mut s.provided)
+        .map_err(link)?;
+    bindings::secrets::add_to_linker::<_, HasSelf<Provided>>(linker, |s| &mut s.provided)
+        .map_err(link)?;
+    bindings::events::add_to_linker::<_, HasSelf<Provided>>(linker, |s| &mut s.provided)
+        .map_err(link)?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! A plugin that touches every SDK feature: context, all log levels, stdout,
-//! kv, secrets, events, outbound HTTP, and each kind of step error. The host
-//! grants nothing yet, so every capability call reports how it was refused.
+//! kv, secrets, events, outbound HTTP, and each kind of step error. Without a
+//! grant every capability call reports how it was refused.
 
 use baton_sdk::http::Request;
 use baton_sdk::{Capabilities, Context, Step, StepError, events, kv, log, secrets};
