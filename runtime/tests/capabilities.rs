@@ -297,6 +297,28 @@ async fn secrets_are_granted_redacted_and_encrypted_at_rest() {
     let server = Server::start(&dir);
     let again = run(&http, &server, "vault", read).await;
     assert_eq!(results(&again)[0]["ok"], "[secret:api-token]", "{again}");
+
+    // A granted secret is redacted even from an attempt that did not read
+    // it: here the value comes back out of key-value state.
+    let grant = json!({"secrets": ["api-token"], "kv": true});
+    let saved = put_json(
+        &http,
+        &server,
+        &server.token,
+        "/v1/plugins/capable/grants",
+        grant,
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    run(
+        &http,
+        &server,
+        "vault",
+        json!([{"kv_set": ["kept", SECRET]}]),
+    )
+    .await;
+    let kept = run(&http, &server, "vault", json!([{"kv_get": "kept"}])).await;
+    assert_eq!(results(&kept)[0]["ok"], "[secret:api-token]", "{kept}");
 }
 
 #[tokio::test]

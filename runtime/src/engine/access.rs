@@ -40,7 +40,7 @@ pub(crate) struct StepAccess<S: Store> {
     plugin: String,
     key: TaskKey,
     attempt: i64,
-    /// Secret values handed out, by name.
+    /// Secret values handed out or looked up for redaction, by name.
     read: Mutex<Vec<(String, zeroize::Zeroizing<String>)>>,
     emitted: AtomicU32,
 }
@@ -66,8 +66,30 @@ impl<S: Store> StepAccess<S> {
         }
     }
 
-    /// Redacts every secret value this attempt read.
-    pub(crate) fn redactor(&self) -> Redactor {
+    /// Redacts the value of every secret granted to the plugin: those this
+    /// attempt read, and the others too, since an earlier attempt may have
+    /// kept one (in key-value state, say) for this one to repeat.
+    pub(crate) async fn redactor(&self) -> Redactor {
+        for name in &self.grant.secrets {
+            let known = {
+                let read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
+                read.iter().any(|(n, _)| n == name)
+            };
+            if known {
+                continue;
+            }
+            match self.shared.open_secret(name).await {
+                Ok(Some(value)) => {
+                    if let Ok(text) = String::from_utf8(value.to_vec()) {
+                        self.remember(name, text);
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(secret = %name, %error, "cannot open a secret to redact it");
+                }
+            }
+        }
         let read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
         Redactor::new(
             read.iter()
@@ -108,11 +130,16 @@ impl<S: Store> StepAccess<S> {
         };
         let text = String::from_utf8(value.to_vec())
             .map_err(|_| Refusal::Unavailable(format!("secret {name:?} is not UTF-8 text")))?;
-        let mut read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
-        if !read.iter().any(|(n, _)| *n == name) {
-            read.push((name, zeroize::Zeroizing::new(text.clone())));
-        }
+        self.remember(&name, text.clone());
         Ok(text)
+    }
+
+    /// Keeps a secret value handed out (or looked up) for redaction.
+    fn remember(&self, name: &str, value: String) {
+        let mut read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
+        if !read.iter().any(|(n, _)| n == name) {
+            read.push((name.to_string(), zeroize::Zeroizing::new(value)));
+        }
     }
 
     async fn kv_op(&self, request: KvRequest) -> Result<KvReply, Refusal> {
@@ -200,7 +227,7 @@ impl<S: Store> StepAccess<S> {
                 "an attempt may emit at most {MAX_EVENTS_PER_ATTEMPT} events"
             )));
         }
-        let redactor = self.redactor();
+        let redactor = self.redactor().await;
         redactor.redact_json(&mut data);
         let subject = event.subject.map(|s| redactor.redact_str(&s).into_owned());
         let mut source = format!("/runs/{}/steps/{}", self.key.run_id, self.key.step_id);

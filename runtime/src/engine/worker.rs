@@ -218,8 +218,12 @@ async fn invoke<S: Store>(
     };
     let mut report = report;
     let mut result = report.outcome.map_err(|f| Failure::from_step(&f));
-    // Secret values the attempt read never leave it verbatim.
-    if let Some(redactor) = provider.map(|p| p.redactor())
+    // The values of the plugin's secrets never leave an attempt verbatim.
+    let redactor = match &provider {
+        Some(provider) => Some(provider.redactor().await),
+        None => None,
+    };
+    if let Some(redactor) = redactor
         && !redactor.is_empty()
     {
         for line in &mut report.logs {
