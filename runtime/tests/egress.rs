@@ -215,7 +215,9 @@ async fn other_hosts_ports_and_schemes_are_refused() {
         let (output, lines) = probe.get(granted(), &format!("{origin}/hello")).await;
         assert_eq!(
             error(&output),
-            format!("outbound HTTP refused: {origin} is not granted to this plugin")
+            format!(
+                "outbound HTTP refused: GET {origin} is not granted to this plugin: no entry of its outbound allowlist allows this origin with this method"
+            )
         );
         let [line] = messages(&lines, 1)[..] else {
             unreachable!()
@@ -283,7 +285,10 @@ async fn methods_can_be_restricted() {
             json!({"method": "POST", "url": format!("{origin}/method"), "body": "x"}),
         )
         .await;
-    assert_contains(error(&output), "outbound HTTP refused");
+    assert_contains(
+        error(&output),
+        &format!("outbound HTTP refused: POST {origin}"),
+    );
     assert_contains(
         messages(&lines, 1)[0],
         &format!("refused: method POST is not allowed for {origin} (allowed: GET)"),
@@ -333,7 +338,7 @@ async fn redirects_are_checked_hop_by_hop() {
     assert_eq!(
         error(&output),
         format!(
-            "outbound HTTP refused: {outside} is not granted to this plugin (after 1 redirect)"
+            "outbound HTTP refused: GET {outside} is not granted to this plugin: no entry of its outbound allowlist allows this origin with this method (after 1 redirect)"
         )
     );
     let lines = messages(&lines, 2);

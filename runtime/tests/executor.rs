@@ -68,7 +68,7 @@ async fn kitchen_sink_sees_every_capability_denied_and_keeps_running() {
     assert!(output["secret"].as_str().unwrap().contains("\"api-token\""));
     assert_eq!(
         output["http"],
-        "outbound HTTP refused: https://api.example.com is not granted to this plugin"
+        "outbound HTTP refused: GET https://api.example.com is not granted to this plugin: no entry of its outbound allowlist allows this origin with this method"
     );
 
     let levels: Vec<_> = report

@@ -28,7 +28,7 @@ pub use error::HttpError;
 
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
-    Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
+    ErrorCode, Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
 };
 use crate::bindings::wasi::io::streams::StreamError;
 use url::Target;
@@ -198,6 +198,14 @@ impl Request {
         }
     }
 
+    /// The error for `code` from a request of this method to `origin`.
+    fn refused(&self, origin: &str, code: ErrorCode) -> HttpError {
+        match code {
+            ErrorCode::HttpRequestDenied => error::not_granted(method_name(&self.method), origin),
+            code => error::from_code(origin, code),
+        }
+    }
+
     /// One request to `target`, without following anything.
     fn send_once(
         &self,
@@ -232,14 +240,14 @@ impl Request {
         });
         let body = request.body().map_err(|()| invalid("body already taken"))?;
         let pending = outgoing_handler::handle(request, options)
-            .map_err(|code| error::from_code(&origin, code))?;
+            .map_err(|code| self.refused(&origin, code))?;
         // A failed write shows up as the response error below.
         let _ = write_body(&body, &self.body);
         let _ = OutgoingBody::finish(body, None);
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(error::from_code(&origin, code)),
+            Some(Ok(Err(code))) => return Err(self.refused(&origin, code)),
             Some(Err(())) | None => return Err(HttpError::Transport("response lost".into())),
         };
         let status = response.status();
@@ -306,4 +314,20 @@ fn read_body(origin: &str, response: IncomingResponse) -> Result<Vec<u8>, HttpEr
         }
     }
     Ok(body)
+}
+
+/// The method as it goes on the wire.
+fn method_name(method: &Method) -> &str {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+        Method::Connect => "CONNECT",
+        Method::Options => "OPTIONS",
+        Method::Trace => "TRACE",
+        Method::Patch => "PATCH",
+        Method::Other(name) => name,
+    }
 }

@@ -249,7 +249,8 @@ impl<S: Store> StepAccess<S> {
         }
         let parsed = crate::events::cloudevents::from_json(document, "")
             .map_err(|problem| Refusal::Invalid(problem.to_string()))?;
-        let record = parsed.into_record(&format!("plugin:{}", self.plugin));
+        let mut record = parsed.into_record(&format!("plugin:{}", self.plugin));
+        record.received_at = self.shared.clock.now();
         let Some(commands) = self.commands.upgrade() else {
             return Err(Refusal::Unavailable("the engine is shutting down".into()));
         };

@@ -292,7 +292,14 @@ impl<S: Store> Engine<S> {
     /// Stores events durably, in one transaction with whatever else the
     /// writer is doing; for each, its `seq`, or `None` when the same
     /// `source` and `id` was stored before (a redelivery).
-    pub async fn ingest(&self, events: Vec<crate::store::EventRecord>) -> Result<Vec<Option<i64>>> {
+    pub async fn ingest(
+        &self,
+        mut events: Vec<crate::store::EventRecord>,
+    ) -> Result<Vec<Option<i64>>> {
+        let now = self.shared.clock.now();
+        for event in &mut events {
+            event.received_at = now;
+        }
         self.request(|reply| Command::Ingest(events, reply)).await
     }
 

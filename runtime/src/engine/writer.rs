@@ -44,7 +44,6 @@ pub(crate) enum Command {
 }
 
 /// What one operation of a batch is, without its reply channel.
-#[derive(Clone)]
 enum Op {
     Start(StartRun),
     Cancel(String, String),
@@ -267,8 +266,12 @@ impl<S: Store> Writer<S> {
     }
 
     async fn process(&mut self, batch: Vec<(Op, Reply)>) {
-        let ops: Vec<Op> = batch.iter().map(|(op, _)| op.clone()).collect();
-        match self.turn(&ops).await {
+        let outcome = {
+            let ops: Vec<&Op> = batch.iter().map(|(op, _)| op).collect();
+            self.turn(&ops).await
+        };
+        let count = batch.len();
+        match outcome {
             Ok((results, effects)) => {
                 for ((_, reply), result) in batch.into_iter().zip(results) {
                     if let (Some(reply), Some(result)) = (reply, result) {
@@ -277,11 +280,11 @@ impl<S: Store> Writer<S> {
                 }
                 self.apply(effects);
             }
-            Err(error) if ops.len() > 1 => {
+            Err(error) if count > 1 => {
                 self.cache.clear();
-                tracing::warn!(%error, ops = ops.len(), "a batch failed; applying its operations one by one");
+                tracing::warn!(%error, ops = count, "a batch failed; applying its operations one by one");
                 for (op, reply) in batch {
-                    match self.turn(std::slice::from_ref(&op)).await {
+                    match self.turn(&[&op]).await {
                         Ok((mut results, effects)) => {
                             if let (Some(reply), Some(Some(result))) = (reply, results.pop()) {
                                 reply.send(result);
@@ -315,7 +318,7 @@ impl<S: Store> Writer<S> {
 
     /// Applies operations in one transaction. Store errors abort the whole
     /// transaction; other errors are per-operation results.
-    async fn turn(&mut self, ops: &[Op]) -> Result<(Vec<Option<Answer>>, Effects)> {
+    async fn turn(&mut self, ops: &[&Op]) -> Result<(Vec<Option<Answer>>, Effects)> {
         let shared = self.shared.clone();
         let mut turn = Turn::begin(&shared).await?;
         let now = turn.now;

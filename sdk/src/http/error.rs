@@ -48,6 +48,15 @@ impl From<HttpError> for crate::StepError {
     }
 }
 
+/// The error for a request the host refused because no entry of the
+/// plugin's outbound allowlist allows `method` to `origin`.
+pub(crate) fn not_granted(method: &str, origin: &str) -> HttpError {
+    HttpError::Denied(format!(
+        "{method} {origin} is not granted to this plugin: no entry of its outbound allowlist \
+         allows this origin with this method"
+    ))
+}
+
 /// The error for `code`, from a request to `origin` (`scheme://host[:port]`).
 pub(crate) fn from_code(origin: &str, code: ErrorCode) -> HttpError {
     use HttpError::{Denied, InvalidRequest, Timeout, TooLarge, Transport};

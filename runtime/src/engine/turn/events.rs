@@ -15,28 +15,26 @@ use super::*;
 const LOOK_BACK_EVENTS: i64 = 1000;
 
 impl<'s, S: Store> Turn<'s, S> {
-    /// Stores events and acts on those stored now (not redeliveries).
+    /// Stores events (their `received_at` set by whoever received them)
+    /// and acts on those stored now (not redeliveries).
     pub(crate) async fn ingest(&mut self, events: &[EventRecord]) -> Result<Vec<Option<i64>>> {
-        let mut events = events.to_vec();
-        for event in &mut events {
-            event.received_at = self.now;
+        let seqs = self.db.tx.insert_events(events).await?;
+        let resources = self.shared.resources();
+        let check_waits = !self.shared.config.exclusive
+            || self.shared.waits.load(std::sync::atomic::Ordering::Relaxed);
+        if !resources.has_rules() && !check_waits {
+            return Ok(seqs);
         }
-        let seqs = self.db.tx.insert_events(&events).await?;
         let stored: Vec<EventRecord> = events
-            .into_iter()
+            .iter()
             .zip(&seqs)
-            .filter_map(|(mut event, seq)| {
+            .filter_map(|(event, seq)| {
+                let mut event = event.clone();
                 event.seq = (*seq)?;
                 Some(event)
             })
             .collect();
         if stored.is_empty() {
-            return Ok(seqs);
-        }
-        let resources = self.shared.resources();
-        let check_waits = !self.shared.config.exclusive
-            || self.shared.waits.load(std::sync::atomic::Ordering::Relaxed);
-        if !resources.has_rules() && !check_waits {
             return Ok(seqs);
         }
         let waits = if check_waits {

@@ -135,13 +135,17 @@ fn view(record: &EventRecord) -> EventView {
 
 async fn store(state: &AppState, events: Vec<Event>, by: &str) -> ApiResult<Json<Ingested>> {
     let records: Vec<EventRecord> = events.into_iter().map(|e| e.into_record(by)).collect();
-    let seqs = state.engine.ingest(records.clone()).await?;
-    let events: Vec<IngestedEvent> = records
+    let names: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.id.clone(), r.source.clone()))
+        .collect();
+    let seqs = state.engine.ingest(records).await?;
+    let events: Vec<IngestedEvent> = names
         .into_iter()
         .zip(seqs)
-        .map(|(record, seq)| IngestedEvent {
-            id: record.id,
-            source: record.source,
+        .map(|((id, source), seq)| IngestedEvent {
+            id,
+            source,
             seq,
             duplicate: seq.is_none(),
         })
