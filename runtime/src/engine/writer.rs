@@ -363,13 +363,33 @@ impl<S: Store> Writer<S> {
             turn.drain().await?;
             self.next_scan = now + shared.config.lease_ms() / 2;
         }
+        // Every event of the batch goes in with one statement; each request
+        // then gets its own events' places.
+        let arriving: Vec<EventRecord> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Ingest(events) => Some(events.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let mut places = if arriving.is_empty() {
+            Vec::new()
+        } else {
+            turn.db.tx.insert_events(&arriving).await?
+        }
+        .into_iter();
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             let result = match op {
                 Op::Start(request) => Some(Answer::Run(turn.start_run(request).await)),
                 Op::Cancel(id, actor) => Some(Answer::Run(turn.cancel_run(id, actor).await)),
                 Op::Retry(id, actor) => Some(Answer::Run(turn.retry_run(id, actor).await)),
-                Op::Ingest(events) => Some(Answer::Ingest(turn.ingest(events).await)),
+                Op::Ingest(events) => {
+                    let seqs: Vec<Option<i64>> = places.by_ref().take(events.len()).collect();
+                    let acted = turn.act_on(events, &seqs).await;
+                    Some(Answer::Ingest(acted.map(|()| seqs)))
+                }
                 Op::Decide(decision) => Some(Answer::Approval(turn.decide(decision).await)),
                 Op::Completed(task, outcome) => {
                     turn.complete(task, outcome.clone()).await?;

@@ -1,4 +1,5 @@
-//! Events inside a turn: storing them, then, in the same transaction,
+//! Events inside a turn: once the writer has stored a batch (one
+//! statement for every request of the turn), in the same transaction,
 //! matching rules (start a run, or deliver to the run a correlation window
 //! holds), and waking the `wait_for` steps they satisfy. Every consequence
 //! is recorded against the event.
@@ -15,19 +16,23 @@ use super::*;
 const LOOK_BACK_EVENTS: i64 = 1000;
 
 impl<'s, S: Store> Turn<'s, S> {
-    /// Stores events (their `received_at` set by whoever received them)
-    /// and acts on those stored now (not redeliveries).
-    pub(crate) async fn ingest(&mut self, events: &[EventRecord]) -> Result<Vec<Option<i64>>> {
-        let seqs = self.db.tx.insert_events(events).await?;
+    /// Acts on events the writer just stored (with one statement for the
+    /// whole batch) at these `seq`s (`None`: a redelivery, left alone):
+    /// rules, correlation, waking `wait_for` steps.
+    pub(crate) async fn act_on(
+        &mut self,
+        events: &[EventRecord],
+        seqs: &[Option<i64>],
+    ) -> Result<()> {
         let resources = self.shared.resources();
         let check_waits = !self.shared.config.exclusive
             || self.shared.waits.load(std::sync::atomic::Ordering::Relaxed);
         if !resources.has_rules() && !check_waits {
-            return Ok(seqs);
+            return Ok(());
         }
         let stored: Vec<EventRecord> = events
             .iter()
-            .zip(&seqs)
+            .zip(seqs)
             .filter_map(|(event, seq)| {
                 let mut event = event.clone();
                 event.seq = (*seq)?;
@@ -35,7 +40,7 @@ impl<'s, S: Store> Turn<'s, S> {
             })
             .collect();
         if stored.is_empty() {
-            return Ok(seqs);
+            return Ok(());
         }
         let waits = if check_waits {
             // Rows this turn changed must be in the database for the query.
@@ -70,7 +75,7 @@ impl<'s, S: Store> Turn<'s, S> {
                 self.offer(row, event.seq, &view).await?;
             }
         }
-        Ok(seqs)
+        Ok(())
     }
 
     fn record(

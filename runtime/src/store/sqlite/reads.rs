@@ -7,6 +7,14 @@ impl Store for SqliteStore {
     type Tx = SqliteTx;
 
     async fn begin(&self) -> Result<SqliteTx> {
+        if self.checkpointer.restart_wanted() {
+            // Between transactions the writer connection waits for nobody:
+            // this copies what the checkpointer left, so the log starts
+            // over at this transaction's first write.
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.writer)
+                .await?;
+        }
         // IMMEDIATE: take the write lock now, not on the first write, so a
         // transaction never fails half-way on a lock upgrade.
         Ok(SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?))
