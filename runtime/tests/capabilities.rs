@@ -85,6 +85,12 @@ async fn put_json(
         .unwrap()
 }
 
+/// Saves a grant as the admin, which must succeed.
+async fn save_grant(http: &reqwest::Client, server: &Server, path: &str, body: Value) {
+    let saved = put_json(http, server, &server.token, path, body).await;
+    assert_eq!(saved.status(), StatusCode::OK, "PUT {path}");
+}
+
 async fn upload_as(http: &reqwest::Client, server: &Server, name: &str) -> Value {
     let uploaded = http
         .post(server.at(&format!("/v1/plugins?name={name}")))
@@ -202,15 +208,7 @@ async fn secrets_are_granted_redacted_and_encrypted_at_rest() {
     )
     .await;
     problem(saved, StatusCode::FORBIDDEN, "forbidden").await;
-    let saved = put_json(
-        &http,
-        &server,
-        &server.token,
-        "/v1/plugins/capable/grants",
-        grant,
-    )
-    .await;
-    assert_eq!(saved.status(), StatusCode::OK);
+    save_grant(&http, &server, "/v1/plugins/capable/grants", grant).await;
     let shown = server.get(&http, "/v1/plugins/capable/0.1.0").await;
     assert_eq!(shown["granted"]["secrets"], json!(["api-token"]), "{shown}");
     assert_eq!(shown["grant_scope"], "plugin");
@@ -301,15 +299,7 @@ async fn secrets_are_granted_redacted_and_encrypted_at_rest() {
     // A granted secret is redacted even from an attempt that did not read
     // it: here the value comes back out of key-value state.
     let grant = json!({"secrets": ["api-token"], "kv": true});
-    let saved = put_json(
-        &http,
-        &server,
-        &server.token,
-        "/v1/plugins/capable/grants",
-        grant,
-    )
-    .await;
-    assert_eq!(saved.status(), StatusCode::OK);
+    save_grant(&http, &server, "/v1/plugins/capable/grants", grant).await;
     run(
         &http,
         &server,
@@ -343,15 +333,13 @@ async fn kv_is_private_to_each_plugin_and_bounded_by_its_quota() {
         ("alpha", json!({"kv": {"quota_bytes": 1000}})),
         ("beta", json!({"kv": true})),
     ] {
-        let saved = put_json(
+        save_grant(
             &http,
             &server,
-            &server.token,
             &format!("/v1/plugins/{plugin}/grants"),
             grant,
         )
         .await;
-        assert_eq!(saved.status(), StatusCode::OK);
     }
     let a = run(
         &http,
@@ -621,15 +609,7 @@ async fn grants_override_the_limits_of_a_plugin() {
     let fine = run_with(&http, &server, "spin", json!({"ms": 1000, "value": 1})).await;
     assert_eq!(fine["status"], "succeeded", "{fine}");
     let grant = json!({"limits": {"cpu_ms": 100, "max_output_bytes": 256}});
-    let saved = put_json(
-        &http,
-        &server,
-        &server.token,
-        "/v1/plugins/toolbox/grants",
-        grant,
-    )
-    .await;
-    assert_eq!(saved.status(), StatusCode::OK);
+    save_grant(&http, &server, "/v1/plugins/toolbox/grants", grant).await;
     let stopped = run_with(&http, &server, "spin", json!({"ms": 1000, "value": 1})).await;
     assert_eq!(stopped["status"], "failed", "{stopped}");
     assert_eq!(
