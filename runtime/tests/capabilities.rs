@@ -298,7 +298,7 @@ async fn secrets_are_granted_redacted_and_encrypted_at_rest() {
 
     // A granted secret is redacted even from an attempt that did not read
     // it: here the value comes back out of key-value state.
-    let grant = json!({"secrets": ["api-token"], "kv": true});
+    let grant = json!({"secrets": ["api-token"], "kv": true, "events": ["capable.*"]});
     save_grant(&http, &server, "/v1/plugins/capable/grants", grant).await;
     run(
         &http,
@@ -309,6 +309,15 @@ async fn secrets_are_granted_redacted_and_encrypted_at_rest() {
     .await;
     let kept = run(&http, &server, "vault", json!([{"kv_get": "kept"}])).await;
     assert_eq!(results(&kept)[0]["ok"], "[secret:api-token]", "{kept}");
+
+    // And from the events a plugin emits, subject and data.
+    let leak = json!({"type": "capable.leak", "subject": SECRET, "data": {"token": SECRET}});
+    let emitted = run(&http, &server, "vault", json!([{ "emit": leak }])).await;
+    assert_eq!(results(&emitted)[0], json!({"ok": null}), "{emitted}");
+    let events = server.get(&http, "/v1/events?type=capable.leak").await;
+    let event = &events["events"][0]["event"];
+    assert_eq!(event["subject"], "[secret:api-token]", "{events}");
+    assert_eq!(event["data"], json!({"token": "[secret:api-token]"}));
 }
 
 #[tokio::test]
