@@ -181,11 +181,10 @@ impl<S: Store> StepAccess<S> {
         let reply = match request {
             KvRequest::Get(key) => KvReply::Value(tx.kv_get(plugin, &key).await?),
             KvRequest::Delete(key) => {
-                let existed = tx.kv_get(plugin, &key).await?.is_some();
-                if existed {
-                    tx.kv_put(plugin, &key, None, now).await?;
-                }
-                KvReply::Done(existed)
+                // Keys are never empty, so removing one always shrinks the
+                // usage.
+                let (_, grew) = tx.kv_put(plugin, &key, None, now).await?;
+                KvReply::Done(grew < 0)
             }
             KvRequest::Set(key, value) => {
                 put_within(&mut tx, plugin, &key, &value, now, quota).await?;
@@ -297,9 +296,8 @@ async fn put_within<T: StoreTx>(
     now: i64,
     quota: i64,
 ) -> Result<(), KvError> {
-    let before = tx.kv_usage(plugin).await?;
-    let after = tx.kv_put(plugin, key, Some(value), now).await?;
-    if after > quota && after > before {
+    let (after, grew) = tx.kv_put(plugin, key, Some(value), now).await?;
+    if after > quota && grew > 0 {
         return Err(KvError::Refused(Refusal::QuotaExceeded(format!(
             "storing {} bytes under this key would take the plugin's key-value state to \
              {after} bytes, over its quota of {quota} bytes",

@@ -69,16 +69,15 @@ pub trait CapabilityTx: Send {
         key: &str,
     ) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
     /// Stores a value (`None` removes the key) and keeps the plugin's usage
-    /// in step; returns the usage after the change, in bytes.
+    /// in step; returns the usage after the change and by how much the
+    /// change grew it, in bytes.
     fn kv_put(
         &mut self,
         plugin: &str,
         key: &str,
         value: Option<&[u8]>,
         now: i64,
-    ) -> impl Future<Output = Result<i64>> + Send;
-    /// Bytes of keys and values the plugin keeps.
-    fn kv_usage(&mut self, plugin: &str) -> impl Future<Output = Result<i64>> + Send;
+    ) -> impl Future<Output = Result<(i64, i64)>> + Send;
 }
 
 /// Reads, outside any transaction.

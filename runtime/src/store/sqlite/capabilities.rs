@@ -130,7 +130,7 @@ impl CapabilityTx for SqliteTx {
         key: &str,
         value: Option<&[u8]>,
         now: i64,
-    ) -> Result<i64> {
+    ) -> Result<(i64, i64)> {
         let old = self.kv_get(plugin, key).await?;
         let mut delta = -old.as_deref().map_or(0, |old| size(key, old));
         match value {
@@ -165,15 +165,7 @@ impl CapabilityTx for SqliteTx {
         .bind(delta)
         .fetch_one(&mut *self.0)
         .await?;
-        Ok(row.try_get(0)?)
-    }
-
-    async fn kv_usage(&mut self, plugin: &str) -> Result<i64> {
-        let row = sqlx::query("SELECT bytes FROM kv_usage WHERE plugin = ?")
-            .bind(plugin)
-            .fetch_optional(&mut *self.0)
-            .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
+        Ok((row.try_get(0)?, delta))
     }
 }
 
