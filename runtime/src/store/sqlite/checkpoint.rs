@@ -10,7 +10,7 @@
 //! readers, and SQLite restarts the log from its beginning once every frame
 //! has been copied; when sustained writes keep that from happening, the
 //! writer finishes the copy past [`RESTART_ABOVE_FRAMES`].
-//! `journal_size_limit` keeps the file from staying large.
+//! `journal_size_limit` (256 MiB) keeps the file from staying larger.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
