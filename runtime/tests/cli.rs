@@ -165,3 +165,74 @@ fn the_readme_quick_start_plugin_greets() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("error: invalid-input: name must not be empty"));
 }
+
+#[test]
+fn serve_checks_its_ca_file_before_creating_anything() {
+    let cache = tempfile::tempdir().unwrap();
+    let data = cache.path().join("data");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/tls");
+    let serve = |ca: &str| {
+        baton(
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--ca-file",
+                ca,
+            ],
+            &cache,
+        )
+    };
+
+    let out = serve("/nonexistent/ca.pem");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot read the CA file /nonexistent/ca.pem"),
+        "{}",
+        text(&out.stderr)
+    );
+    let key = format!("{fixtures}/server.key");
+    let out = serve(&key);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("holds no PEM certificate"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !data.exists(),
+        "a refused setting created the data directory"
+    );
+
+    // A good bundle: the server starts and says what it trusts.
+    let mut child = Command::new(BATON)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .arg("--ca-file")
+        .arg(format!("{fixtures}/ca.pem"))
+        .env("BATON_CACHE_DIR", cache.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(
+        line.starts_with("baton listening on http://127.0.0.1:"),
+        "{line}"
+    );
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = text(&out.stderr);
+    assert!(
+        log.contains("outbound TLS trusts extra certificate authorities")
+            && log.contains("authorities=1"),
+        "{log}"
+    );
+}

@@ -4,6 +4,9 @@
 //! the step log (method, origin and status present; path, query and
 //! headers never).
 //!
+//! The TLS server uses the certificates in `tests/fixtures/tls` (a private
+//! CA and a certificate for 127.0.0.1 it signed).
+//!
 //! Requests to 10.0.0.1 and 169.254.169.254 are refused before any lookup
 //! or connection: no test here ever sends a packet off this machine.
 
@@ -24,7 +27,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::routing::{any, get};
 use baton::wasm::{
     Access, EgressLimits, EgressPolicy, EgressRule, Executor, InvocationLimits, InvocationReport,
-    LogLine, Plugin,
+    LogLine, Plugin, TlsTrust,
 };
 use baton_test_programs::GUESTS_NETPROBE;
 use serde_json::{Value, json};
@@ -83,6 +86,66 @@ async fn serve() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, routes()).await });
+    port
+}
+
+/// The private CA of the TLS fixtures.
+const TEST_CA: &str = include_str!("../../tests/fixtures/tls/ca.pem");
+const SERVER_CERT: &str = include_str!("../../tests/fixtures/tls/server.pem");
+const SERVER_KEY: &str = include_str!("../../tests/fixtures/tls/server.key");
+/// What the TLS server answers to every request.
+const TLS_BODY: &str = "hello over TLS";
+
+/// An HTTPS server on 127.0.0.1 with the fixture certificate: one fixed
+/// answer per connection, then close.
+async fn serve_tls() -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let certificates = CertificateDer::pem_slice_iter(SERVER_CERT.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(SERVER_KEY.as_bytes()).unwrap();
+    #[allow(deprecated, reason = "ring, as the runtime uses")]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buffer = [0_u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{TLS_BODY}",
+                    TLS_BODY.len()
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
     port
 }
 
@@ -449,6 +512,7 @@ async fn responses_are_bounded_in_size_and_time() {
             total_timeout: Duration::from_secs(1),
             ..EgressLimits::default()
         },
+        ..EgressPolicy::default()
     };
 
     let (output, lines) = probe.get(bounded(), &format!("{origin}/big")).await;
@@ -471,4 +535,37 @@ async fn responses_are_bounded_in_size_and_time() {
         format!("HTTP request timed out: {origin} did not answer in time")
     );
     assert_contains(messages(&lines, 1)[0], "no response within");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_trusts_the_mozilla_roots_and_the_deployments_own_authorities() {
+    let probe = Probe::new().await;
+    let port = serve_tls().await;
+    let origin = format!("https://127.0.0.1:{port}");
+    let url = format!("{origin}/status?token={SECRET_QUERY}");
+
+    // The Mozilla roots alone: a private CA's certificate is refused.
+    let (output, lines) = probe.get(policy(vec![rule(&origin, true)]), &url).await;
+    assert_contains(error(&output), "certificate");
+    let line = messages(&lines, 1)[0];
+    assert_contains(line, &format!("GET {origin}"));
+    assert_contains(
+        line,
+        "TLS handshake with 127.0.0.1 failed: invalid peer certificate",
+    );
+    assert!(!line.contains(SECRET_QUERY), "{line}");
+
+    // With the deployment's CA (as `--ca-file` gives): reached, and the
+    // certificate is still checked against the URL's host.
+    let trusted = EgressPolicy {
+        rules: vec![rule(&origin, true)],
+        trust: TlsTrust::with_pem(TEST_CA.as_bytes(), "ca.pem").unwrap(),
+        ..EgressPolicy::default()
+    };
+    let (output, lines) = probe.get(trusted.clone(), &url).await;
+    assert_eq!(output["status"], 200, "{output}");
+    assert_eq!(output["body"], TLS_BODY, "{output}");
+    let line = messages(&lines, 1)[0];
+    assert_contains(line, &format!("GET {origin}: status 200"));
+    assert!(!line.contains(SECRET_QUERY), "{line}");
 }

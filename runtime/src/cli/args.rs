@@ -503,6 +503,11 @@ pub(crate) struct EngineArgs {
     #[arg(long, default_value = "1MiB", value_parser = parse_size)]
     pub max_payload: u64,
 
+    /// PEM file of certificate authorities that plugins' `https` requests
+    /// trust besides the Mozilla roots (a private CA of internal services).
+    #[arg(long, env = "BATON_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
     /// Do not print step progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,

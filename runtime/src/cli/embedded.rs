@@ -11,7 +11,7 @@ use std::sync::Arc;
 use baton::engine::{Engine, EngineConfig, SystemClock};
 use baton::secrets::{KeySource, MASTER_KEY_ENV, MasterKey};
 use baton::store::{SqliteOptions, SqliteStore};
-use baton::wasm::{Executor, ExecutorConfig};
+use baton::wasm::{Executor, ExecutorConfig, TlsTrust};
 
 use super::EXIT_REFUSED;
 use super::args::EngineArgs;
@@ -36,6 +36,8 @@ pub(crate) struct Embedded {
 }
 
 pub(crate) async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded, Failed> {
+    // Settings first: a bad one creates nothing.
+    let tls_trust = tls_trust(args.ca_file.as_deref())?;
     let (dir, temp) = match &args.data_dir {
         Some(dir) => (dir.clone(), None),
         None => {
@@ -74,6 +76,7 @@ pub(crate) async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded
         max_payload_bytes: usize::try_from(args.max_payload).unwrap_or(usize::MAX),
         exclusive: true,
         master_key: Some(Arc::new(master_key)),
+        tls_trust,
         ..EngineConfig::default()
     };
     let engine = Engine::start(store, executor, Arc::new(SystemClock), config)
@@ -104,6 +107,20 @@ fn master_key(dir: &Path, temporary: bool) -> Result<MasterKey, Failed> {
         _ => tracing::debug!(source = %source, "master key loaded"),
     }
     Ok(key)
+}
+
+/// The Mozilla roots, plus the authorities of `--ca-file`.
+fn tls_trust(ca_file: Option<&Path>) -> Result<TlsTrust, Failed> {
+    let Some(path) = ca_file else {
+        return Ok(TlsTrust::default());
+    };
+    let trust = TlsTrust::from_pem_file(path).map_err(|e| (EXIT_USAGE, e.to_string()))?;
+    tracing::info!(
+        file = %path.display(),
+        authorities = trust.extra_authorities(),
+        "outbound TLS trusts extra certificate authorities"
+    );
+    Ok(trust)
 }
 
 fn executor(cache_dir: PathBuf, concurrency: u64) -> Result<Executor, Failed> {

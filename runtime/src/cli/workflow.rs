@@ -35,7 +35,7 @@ pub(crate) async fn run(command: WorkflowCommand) -> ExitCode {
 /// The progress display, when shown.
 struct Display(
     Option<(
-        tokio_util::sync::CancellationToken,
+        tokio::sync::oneshot::Sender<Vec<String>>,
         tokio::task::JoinHandle<()>,
     )>,
 );
@@ -43,21 +43,20 @@ struct Display(
 impl Display {
     fn start(engine: &Engine<SqliteStore>, quiet: bool) -> Display {
         Display((!quiet).then(|| {
-            let stop = tokio_util::sync::CancellationToken::new();
+            let (stop, stopped) = tokio::sync::oneshot::channel();
             let clock = SystemClock;
-            let task = tokio::spawn(progress::print(
-                engine.subscribe(),
-                stop.clone(),
-                move || baton::engine::Clock::now(&clock),
-            ));
+            let task = tokio::spawn(progress::print(engine.subscribe(), stopped, move || {
+                baton::engine::Clock::now(&clock)
+            }));
             (stop, task)
         }))
     }
 
-    /// Shows what is still queued, then stops.
-    async fn finish(self) {
+    /// Shows the rest, up to the final status of each of `runs`, then
+    /// stops.
+    async fn finish(self, runs: &[RunRecord]) {
         if let Some((stop, task)) = self.0 {
-            stop.cancel();
+            let _ = stop.send(runs.iter().map(|run| run.id.clone()).collect());
             let _ = task.await;
         }
     }
@@ -126,7 +125,7 @@ async fn run_workflow(args: WorkflowRunArgs) -> Result<ExitCode, Failed> {
     let many = args.inputs.is_some();
     let runs = start_all(engine, &saved.name, inputs, many).await?;
     let finished = wait_all(engine, &runs).await?;
-    display.finish().await;
+    display.finish(&finished).await;
     let code = report(engine, &finished, args.engine.json, many).await?;
     engine.shutdown().await;
     engine.store().close().await;
@@ -247,7 +246,7 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failed> {
         );
     }
     let finished = wait_all(engine, &ids).await?;
-    display.finish().await;
+    display.finish(&finished).await;
     let code = report(engine, &finished, args.engine.json, true).await?;
     engine.shutdown().await;
     engine.store().close().await;
@@ -261,6 +260,7 @@ async fn validate(args: ValidateArgs) -> Result<ExitCode, Failed> {
         concurrency: 1,
         lease: baton::engine::DEFAULT_LEASE,
         max_payload: baton::engine::DEFAULT_MAX_PAYLOAD_BYTES as u64,
+        ca_file: None,
         quiet: true,
         json: false,
     };

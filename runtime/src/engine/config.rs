@@ -40,6 +40,9 @@ pub struct EngineConfig {
     /// The key that seals secrets; without one, secrets can be neither
     /// saved nor read.
     pub master_key: Option<std::sync::Arc<crate::secrets::MasterKey>>,
+    /// The certificate authorities plugins' `https` requests trust: the
+    /// Mozilla roots, plus the deployment's own when it adds them.
+    pub tls_trust: crate::wasm::TlsTrust,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +56,7 @@ impl Default for EngineConfig {
             max_items: DEFAULT_MAX_ITEMS,
             exclusive: false,
             master_key: None,
+            tls_trust: crate::wasm::TlsTrust::default(),
         }
     }
 }

@@ -192,6 +192,7 @@ async fn invoke<S: Store>(
             let egress = EgressPolicy {
                 rules: grant.outbound.clone(),
                 limits: EgressLimits::default(),
+                trust: shared.config.tls_trust.clone(),
             };
             let access = Access {
                 egress: Arc::new(egress),

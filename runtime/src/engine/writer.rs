@@ -458,15 +458,21 @@ impl<S: Store> Writer<S> {
             });
         }
         for event in effects.events {
-            if let super::EngineEvent::Run { run_id, status, .. } = &event
-                && status.is_terminal()
-            {
-                let waiting = self.shared.waiters().remove(run_id);
+            // Published before the waiters hear of the end, so a waiter's
+            // subscriber already has every event of the run.
+            let ended = match &event {
+                super::EngineEvent::Run { run_id, status, .. } if status.is_terminal() => {
+                    Some(run_id.clone())
+                }
+                _ => None,
+            };
+            let _ = self.shared.events.send(event);
+            if let Some(run_id) = ended {
+                let waiting = self.shared.waiters().remove(&run_id);
                 for waiter in waiting.into_iter().flatten() {
                     let _ = waiter.send(());
                 }
             }
-            let _ = self.shared.events.send(event);
         }
     }
 }

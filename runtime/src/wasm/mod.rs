@@ -27,7 +27,7 @@ pub use access::{Access, CapabilityProvider, Emitted, KvReply, KvRequest, Refusa
 pub use artifact::digest;
 pub use compile::{COMPILE_SUBCOMMAND, CompileRequest, run_compile_child};
 pub use config::*;
-pub use egress::{EgressLimits, EgressPolicy, EgressRule};
+pub use egress::{EgressLimits, EgressPolicy, EgressRule, TlsTrust, TrustError};
 pub use error::{ExecutorError, FailureKind, LoadError, StepFailure};
 pub use executor::{Executor, Plugin};
 pub use info::*;

@@ -6,7 +6,6 @@
 //! Timeouts are the caller's: it wraps [`open`] in the connect deadline.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -17,9 +16,7 @@ use wasmtime_wasi_http::io::TokioIo;
 
 use super::error::{EgressError, Result};
 use super::origin::{Host, Origin, Scheme};
-
-/// The only protocol offered in ALPN: hyper speaks HTTP/1.1 here.
-const ALPN_HTTP_1_1: &[u8] = b"http/1.1";
+use super::trust::TlsTrust;
 
 /// A byte stream to the server, plain or TLS.
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -32,15 +29,17 @@ pub(crate) type Connection =
     hyper::client::conn::http1::Connection<TokioIo<Box<dyn Transport>>, WasiBody>;
 
 /// Connects to the first of `addresses` that answers, then TLS (for
-/// `https`) and the HTTP/1.1 handshake.
+/// `https`, against the authorities of `trust`) and the HTTP/1.1
+/// handshake.
 pub(crate) async fn open(
     origin: &Origin,
     addresses: &[SocketAddr],
+    trust: &TlsTrust,
 ) -> Result<(Sender, Connection)> {
     let tcp = connect_tcp(addresses).await?;
     let transport: Box<dyn Transport> = match origin.scheme {
         Scheme::Http => Box::new(tcp),
-        Scheme::Https => Box::new(handshake_tls(&origin.host, tcp).await?),
+        Scheme::Https => Box::new(handshake_tls(&origin.host, tcp, trust).await?),
     };
     hyper::client::conn::http1::Builder::new()
         .handshake(TokioIo::new(transport))
@@ -72,8 +71,9 @@ async fn connect_tcp(addresses: &[SocketAddr]) -> Result<TcpStream> {
 async fn handshake_tls(
     host: &Host,
     tcp: TcpStream,
+    trust: &TlsTrust,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let connector = TlsConnector::from(client_config()?);
+    let connector = TlsConnector::from(trust.client_config()?);
     connector
         .connect(server_name(host)?, tcp)
         .await
@@ -94,33 +94,6 @@ fn server_name(host: &Host) -> Result<ServerName<'static>> {
     }
 }
 
-/// One TLS client configuration for the process: the Mozilla roots
-/// (webpki-roots, as wasmtime-wasi-http uses), safe protocol versions,
-/// no client certificate.
-fn client_config() -> Result<Arc<rustls::ClientConfig>> {
-    static CONFIG: OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>> =
-        OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots: rustls::RootCertStore =
-                webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
-            // ring, as wasmtime-wasi-http uses; its provider lacks the
-            // post-quantum key exchange, which only aws-lc-rs (a much
-            // heavier C build) offers in rustls 0.23.
-            #[expect(deprecated, reason = "ring has no post-quantum key exchange")]
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
-            Ok(Arc::new(config))
-        })
-        .clone()
-        .map_err(EgressError::TlsSetup)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,7 +109,6 @@ mod tests {
             server_name(&Host::Ip(ip)).unwrap(),
             ServerName::IpAddress(ip.into())
         );
-        assert!(client_config().is_ok());
     }
 
     #[tokio::test]

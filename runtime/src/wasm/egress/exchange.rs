@@ -107,7 +107,7 @@ async fn exchange(
     let open = async {
         let addresses = resolve(&origin.host, origin.port).await?;
         grant.check_addresses(&origin.host, &addresses)?;
-        connect::open(origin, &addresses).await
+        connect::open(origin, &addresses, &policy.trust).await
     };
     let (mut sender, connection) = timeout_at(deadlines.connect, open)
         .await

@@ -8,7 +8,8 @@
 //! (unless the rule allows private networks), and connects to one of the
 //! addresses it checked, so a DNS answer that changes in between cannot
 //! redirect the connection. TLS checks the certificate against the URL's
-//! host. Timeouts and a response size cap bound every request, and each one
+//! host and the Mozilla roots, plus the deployment's own authorities
+//! ([`TlsTrust`]). Timeouts and a response size cap bound every request, and each one
 //! leaves a line in the step's log with its method, origin, status, size and
 //! duration, never its path, query or headers.
 //!
@@ -29,7 +30,7 @@
 //! `address.rs` (what is not public), `resolve.rs`, `connect.rs` (TCP, TLS,
 //! HTTP/1.1 handshake), `deadlines.rs`, `exchange.rs` (one request),
 //! `body.rs` (the bounded response body), `report.rs` (the log line),
-//! `error.rs`.
+//! `trust.rs` (the certificate authorities TLS trusts), `error.rs`.
 
 mod address;
 mod body;
@@ -43,6 +44,7 @@ mod policy;
 mod report;
 mod resolve;
 mod rule;
+mod trust;
 
 pub(crate) use exchange::{Sent, send};
 pub use policy::{
@@ -50,3 +52,4 @@ pub use policy::{
     EgressPolicy,
 };
 pub use rule::EgressRule;
+pub use trust::{TlsTrust, TrustError};

@@ -13,6 +13,7 @@ use super::address::special_use;
 use super::error::{EgressError, Result};
 use super::origin::{Host, Origin};
 use super::rule::EgressRule;
+use super::trust::TlsTrust;
 
 /// Default bound on name resolution, TCP connection and TLS handshake of
 /// one request.
@@ -54,6 +55,8 @@ pub struct EgressPolicy {
     pub rules: Vec<EgressRule>,
     /// Timeouts and the response size cap.
     pub limits: EgressLimits,
+    /// The certificate authorities `https` servers must chain to.
+    pub trust: TlsTrust,
 }
 
 /// A request that the allowlist lets through, pending the address check.
@@ -147,7 +150,7 @@ mod tests {
             .collect();
         EgressPolicy {
             rules,
-            limits: EgressLimits::default(),
+            ..EgressPolicy::default()
         }
     }
 

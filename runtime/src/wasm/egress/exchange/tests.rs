@@ -59,7 +59,11 @@ fn policy(rules: &[&str], limits: EgressLimits) -> Arc<EgressPolicy> {
         .iter()
         .map(|origin| EgressRule::parse(origin, None, true).unwrap())
         .collect();
-    Arc::new(EgressPolicy { rules, limits })
+    Arc::new(EgressPolicy {
+        rules,
+        limits,
+        ..EgressPolicy::default()
+    })
 }
 
 fn log() -> LogBook {
@@ -219,7 +223,7 @@ async fn refusals_happen_before_any_connection() {
 
     let private = Arc::new(EgressPolicy {
         rules: vec![EgressRule::parse("http://10.0.0.1", None, false).unwrap()],
-        limits: EgressLimits::default(),
+        ..EgressPolicy::default()
     });
     let (result, lines) = fetch(private, "http://10.0.0.1/").await;
     assert_eq!(
