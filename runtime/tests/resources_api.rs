@@ -87,6 +87,108 @@ async fn webhooks_check_signatures_and_map_bodies_to_events() {
 }
 
 #[tokio::test]
+async fn a_webhook_key_kept_as_a_secret_is_read_for_each_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let http = reqwest::Client::new();
+    let hook = "kind: Webhook\nname: grafana\nauth:\n  hmac: {secret: {secret: grafana-hmac}}\nevent:\n  type: grafana.alert\n";
+    assert_eq!(
+        apply(&http, &server, &server.token, hook).await.status(),
+        StatusCode::OK
+    );
+    // The document shows the secret's name (it reveals nothing).
+    let listed = server.get(&http, "/v1/resources/webhooks").await;
+    assert_eq!(
+        listed[0]["spec"]["auth"]["hmac"]["secret"],
+        json!({"secret": "grafana-hmac"}),
+        "{listed}"
+    );
+
+    let body = br#"{"status": "firing"}"#;
+    let sign = |key: &[u8]| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let send = |signature: String| {
+        http.post(server.at("/v1/hooks/grafana"))
+            .header("content-type", "application/json")
+            .header("x-signature-256", signature)
+            .body(&body[..])
+            .send()
+    };
+    let set = |value: &'static str| {
+        http.put(server.at("/v1/secrets/grafana-hmac"))
+            .bearer_auth(&server.token)
+            .json(&json!({ "value": value }))
+            .send()
+    };
+
+    // Not set yet: every caller is refused, and nothing is stored.
+    let answer = send(sign(b"first key, kept sealed")).await.unwrap();
+    let refused = problem(answer, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert!(
+        refused.to_string().contains("its key is not set"),
+        "{refused}"
+    );
+
+    assert!(
+        set("first key, kept sealed")
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let stored: Value = send(sign(b"first key, kept sealed"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["accepted"], 1, "{stored}");
+    problem(
+        send(sign(b"a guess")).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+
+    // A new value takes effect at once; the old one no longer signs.
+    assert!(
+        set("second key, kept sealed")
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    problem(
+        send(sign(b"first key, kept sealed")).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let stored: Value = send(sign(b"second key, kept sealed"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["accepted"], 1, "{stored}");
+    let events = server.get(&http, "/v1/events").await;
+    assert_eq!(events["events"].as_array().unwrap().len(), 2, "{events}");
+
+    // A malformed reference is refused when the document is saved.
+    let bad = "kind: Webhook\nname: bad\nauth:\n  token: {secret: 42}\nevent:\n  type: x.y\n";
+    let answer = apply(&http, &server, &server.token, bad).await;
+    assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = answer.text().await.unwrap();
+    assert!(
+        text.contains("{secret: <name of a Baton secret>}"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn the_new_routes_check_roles_and_refuse_bad_documents() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir);

@@ -73,6 +73,12 @@ impl<S: Store> Shared<S> {
 }
 
 impl<S: Store> Engine<S> {
+    /// A secret's value, for the host's own use (a webhook's key); `None`
+    /// when it is not set. Never served over the API.
+    pub async fn reveal_secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        self.shared.open_secret(name).await
+    }
+
     /// Seals and saves a secret, audited as done by `actor`; returns its
     /// metadata and whether it was new.
     pub async fn put_secret(

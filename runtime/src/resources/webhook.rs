@@ -3,12 +3,16 @@
 //! body, then maps the JSON body (and headers) to an event with CEL
 //! templates. The resulting event goes through the same pipeline as any
 //! other (rules, waits).
+//!
+//! The token or HMAC key is either written in the document or, better,
+//! named as a Baton secret (`{secret: <name>}`), sealed at rest and read
+//! when a request comes in.
 
 use std::collections::BTreeMap;
 
 use hmac::{Hmac, Mac};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -45,14 +49,51 @@ pub struct WebhookSpec {
     pub event: EventSpec,
 }
 
+/// A token or key: the text itself, kept in the webhook document, or the
+/// name of a Baton secret (sealed at rest, never in the document).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Credential {
+    /// The text itself (at least 16 characters).
+    Inline(String),
+    /// A secret set with `PUT /v1/secrets/{name}`.
+    Secret(SecretRef),
+}
+
+/// The name of a Baton secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// The secret's name.
+    pub secret: String,
+}
+
+const CREDENTIAL_SHAPE: &str = "expected the text itself or `{secret: <name of a Baton secret>}`";
+
+impl<'de> Deserialize<'de> for Credential {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => Ok(Credential::Inline(text)),
+            Value::Object(map) if map.len() == 1 => match map.get("secret") {
+                Some(Value::String(name)) => Ok(Credential::Secret(SecretRef {
+                    secret: name.clone(),
+                })),
+                _ => Err(D::Error::custom(CREDENTIAL_SHAPE)),
+            },
+            _ => Err(D::Error::custom(CREDENTIAL_SHAPE)),
+        }
+    }
+}
+
 /// Webhook authentication.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSpec {
     /// An ingest token the caller sends as `Authorization: Bearer <token>`
-    /// (at least 16 characters).
+    /// (at least 16 characters), or the secret holding it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub token: Option<Credential>,
     /// An HMAC-SHA256 signature of the raw body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hmac: Option<HmacSpec>,
@@ -62,8 +103,8 @@ pub struct AuthSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HmacSpec {
-    /// The shared secret (at least 16 characters).
-    pub secret: String,
+    /// The shared key (at least 16 characters), or the secret holding it.
+    pub secret: Credential,
     /// The header holding the signature (default `X-Signature-256`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
@@ -93,29 +134,38 @@ pub struct EventSpec {
     pub data: Option<Value>,
 }
 
-/// How a compiled webhook checks callers.
+/// A compiled token or key.
 #[derive(Clone)]
+pub enum Key {
+    /// The bytes themselves.
+    Inline(Vec<u8>),
+    /// The name of the secret holding them.
+    Secret(String),
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Inline(_) => f.write_str("Key::Inline(..)"),
+            Key::Secret(name) => write!(f, "Key::Secret({name:?})"),
+        }
+    }
+}
+
+/// How a compiled webhook checks callers.
+#[derive(Debug, Clone)]
 pub enum Auth {
-    /// The sha256 of the ingest token.
-    Token([u8; 32]),
+    /// The ingest token.
+    Token(Key),
     /// The HMAC key, header and prefix.
     Hmac {
-        /// The secret.
-        secret: Vec<u8>,
+        /// The key.
+        key: Key,
         /// Lowercase header name.
         header: String,
         /// Prefix before the hex.
         prefix: String,
     },
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Auth::Token(_) => f.write_str("Auth::Token(..)"),
-            Auth::Hmac { header, .. } => write!(f, "Auth::Hmac {{ header: {header:?}, .. }}"),
-        }
-    }
 }
 
 /// A compiled webhook.
@@ -147,11 +197,45 @@ pub enum HookError {
 }
 
 impl Webhook {
-    /// Checks the caller: `authorization` for tokens, the signature header
-    /// for HMAC, against the raw body.
-    pub fn check(&self, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(), HookError> {
+    /// The secret holding the token or key, when the document names one:
+    /// the caller reads it and hands it to [`Webhook::check`].
+    pub fn secret(&self) -> Option<&str> {
         match &self.auth {
-            Auth::Token(expected) => {
+            Auth::Token(Key::Secret(name))
+            | Auth::Hmac {
+                key: Key::Secret(name),
+                ..
+            } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The token or key bytes: inline, or `stored` (the value of
+    /// [`Webhook::secret`], `None` when it is not set).
+    fn key<'a>(&self, key: &'a Key, stored: Option<&'a [u8]>) -> Result<&'a [u8], HookError> {
+        match key {
+            Key::Inline(bytes) => Ok(bytes),
+            Key::Secret(_) => stored.ok_or_else(|| {
+                HookError::Unauthorized(format!(
+                    "webhook `{}` cannot check callers: its key is not set",
+                    self.name
+                ))
+            }),
+        }
+    }
+
+    /// Checks the caller: `authorization` for tokens, the signature header
+    /// for HMAC, against the raw body. `stored` is the value of
+    /// [`Webhook::secret`], when there is one.
+    pub fn check(
+        &self,
+        headers: &BTreeMap<String, String>,
+        body: &[u8],
+        stored: Option<&[u8]>,
+    ) -> Result<(), HookError> {
+        match &self.auth {
+            Auth::Token(key) => {
+                let expected: [u8; 32] = Sha256::digest(self.key(key, stored)?.trim_ascii()).into();
                 let given = headers
                     .get("authorization")
                     .and_then(|v| v.strip_prefix("Bearer "))
@@ -164,7 +248,7 @@ impl Webhook {
                 let given: [u8; 32] = Sha256::digest(given.trim().as_bytes()).into();
                 // Both sides are digests: comparing them reveals nothing
                 // about the token.
-                if given != *expected {
+                if given != expected {
                     return Err(HookError::Unauthorized(format!(
                         "wrong ingest token for webhook `{}`",
                         self.name
@@ -173,10 +257,11 @@ impl Webhook {
                 Ok(())
             }
             Auth::Hmac {
-                secret,
+                key,
                 header,
                 prefix,
             } => {
+                let secret = self.key(key, stored)?;
                 let value = headers.get(header).ok_or_else(|| {
                     HookError::Unauthorized(format!(
                         "webhook `{}` needs an HMAC-SHA256 signature of the body in `{header}`",
@@ -268,15 +353,46 @@ impl Webhook {
     }
 }
 
-/// A spec as shown to users: secrets replaced by [`REDACTED`].
+/// A spec as shown to users: inline tokens and keys replaced by
+/// [`REDACTED`] (a secret's name stays: it reveals nothing).
 pub fn redact(spec: &mut Value) {
+    let hide = |value: Option<&mut Value>| {
+        if let Some(value) = value.filter(|v| v.is_string()) {
+            *value = Value::String(REDACTED.into());
+        }
+    };
     if let Some(auth) = spec.get_mut("auth") {
-        if let Some(token) = auth.get_mut("token") {
-            *token = Value::String(REDACTED.into());
+        hide(auth.get_mut("token"));
+        hide(auth.get_mut("hmac").and_then(|h| h.get_mut("secret")));
+    }
+}
+
+/// Compiles a credential; `what` names it in problems.
+fn credential(
+    credential: &Credential,
+    at: &str,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Key> {
+    match credential {
+        Credential::Inline(text) if text.trim().chars().count() < MIN_SECRET_LEN => {
+            problems.push(Problem::new(
+                at,
+                format!(
+                    "{what} has at least {MIN_SECRET_LEN} characters (or name a Baton secret: \
+                     `{{secret: <name>}}`)"
+                ),
+            ));
+            None
         }
-        if let Some(secret) = auth.get_mut("hmac").and_then(|h| h.get_mut("secret")) {
-            *secret = Value::String(REDACTED.into());
-        }
+        Credential::Inline(text) => Some(Key::Inline(text.trim().as_bytes().to_vec())),
+        Credential::Secret(reference) => match crate::secrets::validate_name(&reference.secret) {
+            Ok(()) => Some(Key::Secret(reference.secret.clone())),
+            Err(message) => {
+                problems.push(Problem::new(format!("{at}.secret"), message));
+                None
+            }
+        },
     }
 }
 
@@ -292,22 +408,9 @@ pub fn compile(body: &Value, path: &str) -> Result<Webhook, Vec<Problem>> {
             format!("`{}` is a built-in hook; pick another name", spec.name),
         ));
     }
-    let short = |secret: &str| secret.chars().count() < MIN_SECRET_LEN;
     let auth = match (&spec.auth.token, &spec.auth.hmac) {
-        (Some(token), None) if short(token) => {
-            problems.push(Problem::new(
-                at("auth.token"),
-                format!("an ingest token has at least {MIN_SECRET_LEN} characters"),
-            ));
-            None
-        }
-        (Some(token), None) => Some(Auth::Token(Sha256::digest(token.trim().as_bytes()).into())),
-        (None, Some(hmac)) if short(&hmac.secret) => {
-            problems.push(Problem::new(
-                at("auth.hmac.secret"),
-                format!("a secret has at least {MIN_SECRET_LEN} characters"),
-            ));
-            None
+        (Some(token), None) => {
+            credential(token, &at("auth.token"), "an ingest token", &mut problems).map(Auth::Token)
         }
         (None, Some(hmac)) => {
             let header = hmac
@@ -321,8 +424,14 @@ pub fn compile(body: &Value, path: &str) -> Result<Webhook, Vec<Problem>> {
                     format!("`{header}` is not a header name"),
                 ));
             }
-            Some(Auth::Hmac {
-                secret: hmac.secret.as_bytes().to_vec(),
+            credential(
+                &hmac.secret,
+                &at("auth.hmac.secret"),
+                "a key",
+                &mut problems,
+            )
+            .map(|key| Auth::Hmac {
+                key,
                 header,
                 prefix: hmac
                     .prefix
@@ -398,7 +507,7 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(b"0123456789abcdef").expect("key");
         mac.update(body);
         let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-        hook.check(&headers(&[("x-signature-256", &good)]), body)
+        hook.check(&headers(&[("x-signature-256", &good)]), body, None)
             .expect("a good signature");
         let event = hook.event(&headers(&[]), body).expect("an event");
         assert_eq!(event.kind, "grafana.firing");
@@ -409,12 +518,12 @@ mod tests {
             headers(&[("x-signature-256", &good.replace("sha256=", "md5="))]),
         ] {
             assert!(matches!(
-                hook.check(&bad, body),
+                hook.check(&bad, body, None),
                 Err(HookError::Unauthorized(_))
             ));
         }
         assert!(
-            hook.check(&headers(&[("x-signature-256", &good)]), b"{}")
+            hook.check(&headers(&[("x-signature-256", &good)]), b"{}", None)
                 .is_err()
         );
     }
@@ -430,10 +539,11 @@ mod tests {
         hook.check(
             &headers(&[("authorization", "Bearer a-long-ingest-token")]),
             b"",
+            None,
         )
         .expect("the token");
         assert!(
-            hook.check(&headers(&[("authorization", "Bearer nope")]), b"")
+            hook.check(&headers(&[("authorization", "Bearer nope")]), b"", None)
                 .is_err()
         );
         assert!(matches!(
@@ -452,5 +562,83 @@ mod tests {
         .expect_err("problems");
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["[1].name", "[1].auth.token", "[1].event.type"]);
+    }
+
+    #[test]
+    fn keys_can_live_in_secrets() {
+        let hook = compile(
+            &json!({"name": "grafana", "auth": {"hmac": {"secret": {"secret": "grafana-hmac"}}},
+                    "event": {"type": "grafana.alert"}}),
+            "[0]",
+        )
+        .expect("compiles");
+        assert_eq!(hook.secret(), Some("grafana-hmac"));
+        let body = b"{}";
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"a key kept sealed").expect("key");
+        mac.update(body);
+        let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let signed = headers(&[("x-signature-256", &good)]);
+        hook.check(&signed, body, Some(b"a key kept sealed"))
+            .expect("the stored key");
+        assert!(hook.check(&signed, body, Some(b"another key")).is_err());
+        match hook.check(&signed, body, None) {
+            Err(HookError::Unauthorized(message)) => assert_eq!(
+                message,
+                "webhook `grafana` cannot check callers: its key is not set"
+            ),
+            other => panic!("{other:?}"),
+        }
+
+        let token = compile(
+            &json!({"name": "ci", "auth": {"token": {"secret": "ci-token"}},
+                    "event": {"type": "ci.done"}}),
+            "[0]",
+        )
+        .expect("compiles");
+        assert_eq!(token.secret(), Some("ci-token"));
+        let bearer = headers(&[("authorization", "Bearer kept-in-a-secret")]);
+        token
+            .check(&bearer, b"", Some(b"kept-in-a-secret\n"))
+            .expect("the stored token, trimmed");
+        assert!(token.check(&bearer, b"", None).is_err());
+
+        let mut shown = json!({"auth": {"hmac": {"secret": {"secret": "grafana-hmac"}}}});
+        redact(&mut shown);
+        assert_eq!(shown["auth"]["hmac"]["secret"]["secret"], "grafana-hmac");
+        let mut shown = json!({"auth": {"token": "an-inline-ingest-token"}});
+        redact(&mut shown);
+        assert_eq!(shown["auth"]["token"], REDACTED);
+
+        for (auth, path, part) in [
+            (
+                json!({"token": {"secret": 3}}),
+                "[2].auth.token",
+                "expected the text itself or `{secret: <name of a Baton secret>}`",
+            ),
+            (
+                json!({"token": {"name": "x"}}),
+                "[2].auth.token",
+                "expected the text itself",
+            ),
+            (
+                json!({"hmac": {"secret": {"secret": "no spaces"}}}),
+                "[2].auth.hmac.secret.secret",
+                "",
+            ),
+            (
+                json!({"hmac": {"secret": "short"}}),
+                "[2].auth.hmac.secret",
+                "or name a Baton secret",
+            ),
+        ] {
+            let problems = compile(
+                &json!({"name": "x", "auth": auth, "event": {"type": "x.y"}}),
+                "[2]",
+            )
+            .expect_err("problems");
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].path.starts_with(path), "{problems:?}");
+            assert!(problems[0].message.contains(part), "{problems:?}");
+        }
     }
 }

@@ -370,15 +370,33 @@ pub async fn webhook(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let check = hook.check(&headers, &body).and_then(|()| {
-        if !cloudevents::is_json(headers.get("content-type").map_or("", String::as_str)) {
-            return Err(HookError::Invalid(crate::events::EventProblem {
-                at: String::new(),
-                message: "send the body as `Content-Type: application/json`".into(),
-            }));
-        }
-        hook.event(&headers, &body)
-    });
+    // A key kept as a secret is read for each request, so setting it
+    // anew takes effect at once.
+    let stored = match hook.secret() {
+        Some(secret) => match state.engine.reveal_secret(secret).await {
+            Ok(Some(value)) => Some(value),
+            Ok(None) => {
+                tracing::warn!(webhook = %name, %secret, "the webhook's secret is not set; its callers are refused");
+                None
+            }
+            Err(error) => {
+                tracing::error!(webhook = %name, %secret, %error, "cannot read the webhook's secret; its callers are refused");
+                None
+            }
+        },
+        None => None,
+    };
+    let check = hook
+        .check(&headers, &body, stored.as_deref().map(Vec::as_slice))
+        .and_then(|()| {
+            if !cloudevents::is_json(headers.get("content-type").map_or("", String::as_str)) {
+                return Err(HookError::Invalid(crate::events::EventProblem {
+                    at: String::new(),
+                    message: "send the body as `Content-Type: application/json`".into(),
+                }));
+            }
+            hook.event(&headers, &body)
+        });
     let event = match check {
         Ok(event) => event,
         Err(HookError::Unauthorized(message)) => {
