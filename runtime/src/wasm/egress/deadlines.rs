@@ -80,6 +80,7 @@ mod tests {
             connect_timeout: 10 * SECOND,
             total_timeout: 60 * SECOND,
             max_response_bytes: 1,
+            max_concurrent_requests: 1,
         }
     }
 

@@ -66,6 +66,13 @@ pub(crate) enum EgressError {
         /// The name looked up.
         host: String,
     },
+    /// The invocation already has as many requests in progress as it may,
+    /// and none ended before this one's connect timeout.
+    #[error(
+        "{0} outbound requests of this step are already in progress and none ended in time; \
+         wait for responses before sending more"
+    )]
+    TooManyRequests(usize),
     /// Resolution, connection and TLS handshake took too long.
     #[error("no connection within {} ms", .0.as_millis())]
     ConnectTimeout(Duration),
@@ -126,6 +133,7 @@ impl EgressError {
             },
             Self::NoAddress { .. } => WasiError::DestinationNotFound,
             Self::ConnectTimeout(_) => WasiError::ConnectionTimeout,
+            Self::TooManyRequests(_) => WasiError::ConnectionLimitReached,
             Self::Connect { source, .. } => match source.kind() {
                 io::ErrorKind::ConnectionRefused => WasiError::ConnectionRefused,
                 io::ErrorKind::TimedOut => WasiError::ConnectionTimeout,

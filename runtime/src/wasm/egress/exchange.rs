@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use http::uri::PathAndQuery;
 use http_body_util::BodyExt;
+use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout_at};
 use wasmtime_wasi_http::{Error as WasiError, RequestOptions, WasiBody};
 
@@ -37,11 +38,16 @@ pub(crate) type Sent = (
 const NO_ORIGIN: &str = "(no valid origin)";
 
 /// Sends `request` under `policy`, logging one line to `log`, and
-/// finishing before `step_deadline`.
+/// finishing before `step_deadline`. It takes one of the invocation's
+/// `slots` (see [`EgressLimits::max_concurrent_requests`]) and holds it
+/// until the connection ends.
+///
+/// [`EgressLimits::max_concurrent_requests`]: super::EgressLimits::max_concurrent_requests
 pub(crate) async fn send(
     policy: Arc<EgressPolicy>,
     log: LogBook,
     step_deadline: std::time::Instant,
+    slots: Arc<Semaphore>,
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<Sent, WasiError> {
@@ -66,8 +72,18 @@ pub(crate) async fn send(
         Instant::from_std(step_deadline),
         started,
     );
+    let Ok(Ok(slot)) = timeout_at(deadlines.connect, slots.acquire_owned()).await else {
+        let error = EgressError::TooManyRequests(policy.limits.max_concurrent_requests);
+        report.failed(&error);
+        return Err(error.to_wasi());
+    };
     match exchange(&policy, &origin, request, &deadlines).await {
         Ok((response, connection)) => {
+            let connection = async move {
+                let ended = connection.await;
+                drop(slot);
+                ended
+            };
             let status = response.status();
             let body = |incoming| {
                 MeteredBody::new(

@@ -48,8 +48,8 @@ mod trust;
 
 pub(crate) use exchange::{Sent, send};
 pub use policy::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TOTAL_TIMEOUT, EgressLimits,
-    EgressPolicy,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TOTAL_TIMEOUT, EgressLimits, EgressPolicy,
 };
 pub use rule::EgressRule;
 pub use trust::{TlsTrust, TrustError};

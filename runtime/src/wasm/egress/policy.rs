@@ -23,6 +23,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default cap on the bytes of one response body (16 MiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 << 20;
+/// Default cap on the requests of one invocation in progress at once.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 16;
 
 /// Bounds on every outbound request of an invocation. The step's deadline
 /// bounds both timeouts again, and a guest's own request options can only
@@ -35,6 +37,10 @@ pub struct EgressLimits {
     pub total_timeout: Duration,
     /// Most bytes of one response body; past it the body fails.
     pub max_response_bytes: u64,
+    /// Most requests in progress at once (from the call until the body is
+    /// read or dropped); one more waits for a free slot until its connect
+    /// timeout, so a plugin cannot open connections without bound.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for EgressLimits {
@@ -43,6 +49,7 @@ impl Default for EgressLimits {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             total_timeout: DEFAULT_TOTAL_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
         }
     }
 }

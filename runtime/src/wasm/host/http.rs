@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::Semaphore;
+
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::wasm::egress::{self, EgressPolicy, Sent};
@@ -19,16 +21,20 @@ pub(crate) struct OutboundHttp {
     log: LogBook,
     policy: Arc<EgressPolicy>,
     deadline: Instant,
+    /// The requests that may be in progress at once.
+    slots: Arc<Semaphore>,
 }
 
 impl OutboundHttp {
     /// Requests go where `policy` allows, end by `deadline` (the step's),
     /// and are logged to `log`.
     pub(crate) fn new(log: LogBook, policy: Arc<EgressPolicy>, deadline: Instant) -> Self {
+        let slots = Arc::new(Semaphore::new(policy.limits.max_concurrent_requests));
         Self {
             log,
             policy,
             deadline,
+            slots,
         }
     }
 }
@@ -44,6 +50,7 @@ impl WasiHttpHooks for OutboundHttp {
             Arc::clone(&self.policy),
             self.log.clone(),
             self.deadline,
+            Arc::clone(&self.slots),
             request,
             options,
         ))

@@ -20,6 +20,9 @@ enum Answer {
     Chunks { chunks: usize, size: usize },
     /// Read the request and never answer.
     Silence,
+    /// This raw response (a head and part of its body), then nothing more
+    /// with the connection open.
+    Stall(&'static str),
 }
 
 async fn server(answer: Answer) -> u16 {
@@ -47,6 +50,10 @@ async fn server(answer: Answer) -> u16 {
                         let _ = stream.write_all(b"0\r\n\r\n").await;
                     }
                     Answer::Silence => tokio::time::sleep(Duration::from_secs(30)).await,
+                    Answer::Stall(text) => {
+                        let _ = stream.write_all(text.as_bytes()).await;
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
                 }
             });
         }
@@ -84,14 +91,33 @@ fn get(url: &str) -> http::Request<WasiBody> {
         .unwrap()
 }
 
+/// The request slots of one invocation under `policy`.
+fn slots(policy: &EgressPolicy) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(policy.limits.max_concurrent_requests))
+}
+
+fn deadline() -> std::time::Instant {
+    std::time::Instant::now() + Duration::from_secs(10)
+}
+
 /// Sends, reads the whole body, and returns it (or its error) with the log.
 async fn fetch(
     policy: Arc<EgressPolicy>,
     url: &str,
 ) -> (Result<(u16, String), String>, Vec<LogLine>) {
+    let slots = slots(&policy);
+    fetch_in(policy, slots, url).await
+}
+
+/// [`fetch`] with the slots of an invocation that may have other requests
+/// in progress.
+async fn fetch_in(
+    policy: Arc<EgressPolicy>,
+    slots: Arc<Semaphore>,
+    url: &str,
+) -> (Result<(u16, String), String>, Vec<LogLine>) {
     let log = log();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let result = match send(policy, log.clone(), deadline, get(url), None).await {
+    let result = match send(policy, log.clone(), deadline(), slots, get(url), None).await {
         Err(error) => Err(error.to_string()),
         Ok((response, driver)) => {
             tokio::spawn(Box::into_pin(driver));
@@ -242,4 +268,63 @@ async fn https_to_a_plain_server_fails_in_the_tls_handshake() {
     let (result, lines) = fetch(policy(&[&origin], EgressLimits::default()), &origin).await;
     assert_eq!(result.unwrap_err(), WasiError::TlsProtocolError.to_string());
     assert!(only_line(&lines).contains("TLS handshake with 127.0.0.1 failed"));
+}
+
+#[tokio::test]
+async fn requests_in_progress_at_once_are_capped() {
+    let stalled = server(Answer::Stall(
+        "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello",
+    ))
+    .await;
+    let quick = server(Answer::Raw(
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+    ))
+    .await;
+    let stalled = format!("http://127.0.0.1:{stalled}");
+    let quick = format!("http://127.0.0.1:{quick}");
+    let policy = policy(
+        &[&stalled, &quick],
+        EgressLimits {
+            max_concurrent_requests: 2,
+            connect_timeout: Duration::from_millis(300),
+            ..EgressLimits::default()
+        },
+    );
+    let slots = slots(&policy);
+
+    // Two responses whose bodies are still coming hold both slots.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (response, driver) = send(
+            policy.clone(),
+            log(),
+            deadline(),
+            slots.clone(),
+            get(&stalled),
+            None,
+        )
+        .await
+        .unwrap();
+        held.push((response, tokio::spawn(Box::into_pin(driver))));
+    }
+    // A third waits for a slot until its connect timeout, then fails.
+    let started = std::time::Instant::now();
+    let (result, lines) = fetch_in(policy.clone(), slots.clone(), &quick).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        result.unwrap_err(),
+        WasiError::ConnectionLimitReached.to_string()
+    );
+    let line = only_line(&lines);
+    assert!(
+        line.contains("2 outbound requests of this step are already in progress"),
+        "{line}"
+    );
+    // Once one of them ends, the next request goes through.
+    let (response, driver) = held.pop().unwrap();
+    drop(response);
+    driver.abort();
+    let _ = driver.await;
+    let (result, _) = fetch_in(policy, slots, &quick).await;
+    assert_eq!(result, Ok((200, "ok".into())));
 }
