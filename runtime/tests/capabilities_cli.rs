@@ -1,8 +1,9 @@
 //! `baton plugin grant|revoke|grants|show` and `baton secret set|list|rm`
 //! against a real `baton serve`: grants built from flags and from YAML,
 //! per-version grants, what a version requests next to what it is granted,
-//! the server's problems on bad grants and refused roles, and secret values
-//! that go in and never come out.
+//! the server's problems on bad grants and refused roles, secret values
+//! that go in and never come out, and `baton secret rekey` on a stopped
+//! server's data directory.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,7 +18,7 @@ use std::process::{Command, Output, Stdio};
 use baton_test_programs::GUESTS_KITCHEN_SINK;
 use serde_json::{Value, json};
 use support::BATON;
-use support::server::{Server, cli, create_token, err, out};
+use support::server::{Server, apply, cli, create_token, err, out};
 
 /// The plugin the kitchen-sink guest describes itself as.
 const PLUGIN: &str = "kitchen-sink";
@@ -519,4 +520,152 @@ async fn secrets_go_in_and_never_come_out() {
             assert!(!text.contains(VALUE), "the value was printed: {text}");
         }
     }
+}
+
+/// `baton secret rekey --data-dir DIR EXTRA...` with `env` set.
+fn rekey(data: &std::path::Path, extra: &[&str], env: &[(&str, String)]) -> Output {
+    Command::new(BATON)
+        .args(["secret", "rekey", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env_remove("BATON_URL")
+        .output()
+        .unwrap()
+}
+
+/// A key file as `master.key` is written: 32 raw bytes, mode 0600.
+fn key_file(path: &std::path::Path, byte: u8) {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap()
+        .write_all(&[byte; 32])
+        .unwrap();
+}
+
+#[tokio::test]
+async fn rekey_seals_every_secret_again_under_a_new_key() {
+    use hmac::{Hmac, Mac};
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let http = reqwest::Client::new();
+    let server = Server::start(&dir);
+    for (name, value) in [("hook-key", VALUE), ("other", "another value")] {
+        let set = with_stdin(&server, &server.token, &["secret", "set", name], value);
+        assert!(set.status.success(), "{}", err(&set));
+    }
+    // A webhook keyed by a secret: it shows the value still opens after.
+    let hook = "kind: Webhook\nname: hook\nauth:\n  hmac: {secret: {secret: hook-key}}\nevent:\n  type: x.y\n";
+    assert!(
+        apply(&http, &server, &server.token, hook)
+            .await
+            .status()
+            .is_success()
+    );
+
+    // A running server holds the data directory.
+    let busy = rekey(&data, &[], &[]);
+    assert_eq!(busy.status.code(), Some(REFUSED), "{}", out(&busy));
+    assert!(
+        err(&busy).contains("another baton process is using"),
+        "{}",
+        err(&busy)
+    );
+    assert!(server.stop().success());
+
+    let old_key = std::fs::read(data.join("master.key")).unwrap();
+    let done = rekey(&data, &[], &[]);
+    assert!(done.status.success(), "{}", err(&done));
+    assert!(
+        out(&done).contains("sealed 2 secret(s) again"),
+        "{}",
+        out(&done)
+    );
+    let new_key = std::fs::read(data.join("master.key")).unwrap();
+    assert_eq!(new_key.len(), 32);
+    assert_ne!(new_key, old_key);
+    let mode = std::fs::metadata(data.join("master.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(!data.join("master.key.new").exists());
+    assert!(!out(&done).contains(VALUE) && !err(&done).contains(VALUE));
+
+    // The old key no longer opens them.
+    let wrong = Command::new(BATON)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("BATON_CACHE_DIR", dir.path().join("cache"))
+        .env("BATON_MASTER_KEY", hex::encode(&old_key))
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(
+        err(&wrong).contains("master key does not match"),
+        "{}",
+        err(&wrong)
+    );
+
+    // The new one does: the webhook checks a signature made with the value.
+    let server = Server::start(&dir);
+    let body = br#"{"ok": true}"#;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(VALUE.as_bytes()).unwrap();
+    mac.update(body);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let answer: Value = http
+        .post(server.at("/v1/hooks/hook"))
+        .header("content-type", "application/json")
+        .header("x-signature-256", signature)
+        .body(&body[..])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    let audit = ok(&server, &server.token, &["audit", "list", "--json"]);
+    assert!(audit.contains("secret.rekey"), "{audit}");
+    assert!(server.stop().success());
+
+    // A key from the environment: the new one must be given, and the key
+    // file is left alone.
+    let env = [("BATON_MASTER_KEY", hex::encode(&new_key))];
+    let usage = rekey(&data, &[], &env);
+    assert_eq!(usage.status.code(), Some(USAGE), "{}", out(&usage));
+    assert!(
+        err(&usage).contains("give the new one with --new-key-file"),
+        "{}",
+        err(&usage)
+    );
+    let third = dir.path().join("third.key");
+    key_file(&third, 3);
+    let third_arg = third.to_str().unwrap();
+    let done = rekey(&data, &["--new-key-file", third_arg], &env);
+    assert!(done.status.success(), "{}", err(&done));
+    assert!(
+        out(&done).contains("Set BATON_MASTER_KEY to it"),
+        "{}",
+        out(&done)
+    );
+    assert_eq!(std::fs::read(data.join("master.key")).unwrap(), new_key);
+    // The previous key is now the wrong one, even for rekey.
+    let fourth = dir.path().join("fourth.key");
+    key_file(&fourth, 4);
+    let stale = rekey(&data, &["--new-key-file", fourth.to_str().unwrap()], &env);
+    assert_eq!(stale.status.code(), Some(REFUSED), "{}", out(&stale));
+    assert!(err(&stale).contains("does not match"), "{}", err(&stale));
+    let same = rekey(
+        &data,
+        &["--new-key-file", third_arg],
+        &[("BATON_MASTER_KEY", hex::encode([3_u8; 32]))],
+    );
+    assert_eq!(same.status.code(), Some(USAGE), "{}", err(&same));
 }

@@ -132,7 +132,7 @@ fn executor(cache_dir: PathBuf, concurrency: u64) -> Result<Executor, Failed> {
 }
 
 /// Takes the data directory's exclusive lock, or says who holds it.
-fn lock(dir: &Path) -> Result<std::fs::File, Failed> {
+pub(crate) fn lock(dir: &Path) -> Result<std::fs::File, Failed> {
     use std::os::fd::AsRawFd;
     let path = dir.join("engine.lock");
     let file = std::fs::OpenOptions::new()

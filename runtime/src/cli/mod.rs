@@ -6,6 +6,7 @@ mod embedded;
 mod input;
 mod plugin;
 mod progress;
+mod rekey;
 mod remote;
 mod serve;
 mod workflow;

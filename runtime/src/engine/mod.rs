@@ -43,7 +43,7 @@ pub use config::*;
 pub use error::{EngineError, Result};
 pub use events::EngineEvent;
 pub use grants::GrantEntry;
-pub use secrets::SecretInfo;
+pub use secrets::{SecretInfo, rekey_secrets};
 pub use state::{AttemptState, RunState, StepState};
 
 use plans::PlanCache;

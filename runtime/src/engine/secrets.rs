@@ -169,6 +169,47 @@ impl<S: Store> Engine<S> {
     }
 }
 
+/// Seals every stored secret again under `new`, in one transaction, and
+/// records `new`'s fingerprint: afterwards only `new` opens them. `old`
+/// must be the key that sealed them. For a database no engine is running
+/// on (`baton secret rekey` holds the data directory's lock). Returns how
+/// many secrets were sealed again.
+pub async fn rekey_secrets<S: Store>(
+    store: &S,
+    old: &MasterKey,
+    new: &MasterKey,
+    actor: &str,
+    now: i64,
+) -> Result<usize> {
+    let config = |e: crate::secrets::SecretsError| EngineError::Config(e.to_string());
+    let mut tx = store.begin().await?;
+    if let Some(expected) = tx.setting(KEY_FINGERPRINT).await? {
+        old.check_fingerprint(&expected).map_err(config)?;
+    }
+    let records = store.secrets().await?;
+    for record in &records {
+        let sealed = Sealed::from_bytes(&record.sealed).map_err(config)?;
+        let value = open(old, &record.name, &sealed).map_err(config)?;
+        let resealed = seal(new, &record.name, &value).map_err(config)?;
+        tx.put_secret(&SecretRecord {
+            sealed: resealed.to_bytes(),
+            ..record.clone()
+        })
+        .await?;
+    }
+    tx.put_setting(KEY_FINGERPRINT, &new.fingerprint()).await?;
+    tx.append_audit(&[AuditEntry::new(
+        actor,
+        action::SECRET_REKEY,
+        "secrets".to_string(),
+        json!({ "secrets": records.len(), "fingerprint": new.fingerprint() }),
+    )
+    .at(now)])
+        .await?;
+    tx.commit().await?;
+    Ok(records.len())
+}
+
 /// Refuses to start with a master key other than the one that sealed the
 /// stored secrets.
 pub(crate) async fn check_key<S: Store>(shared: &Shared<S>) -> Result<()> {

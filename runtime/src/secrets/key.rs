@@ -105,6 +105,37 @@ impl MasterKey {
         }
     }
 
+    /// The key in use, without ever creating one: `env` when given, else
+    /// `<data_dir>/master.key`, which must exist.
+    pub fn load_existing(data_dir: &Path, env: Option<&str>) -> Result<(MasterKey, KeySource)> {
+        if let Some(text) = env {
+            return Ok((MasterKey::decode(text)?, KeySource::Environment));
+        }
+        let path = data_dir.join(MASTER_KEY_FILE);
+        Ok((read_key_file(&path)?, KeySource::File(path)))
+    }
+
+    /// Reads a key file written like `master.key`: 32 raw bytes, readable
+    /// by its owner only.
+    pub fn read_file(path: &Path) -> Result<MasterKey> {
+        read_key_file(path)
+    }
+
+    /// Writes this key to `path`, which must not exist, as `master.key` is
+    /// written (mode 0600), and makes it durable with its directory.
+    pub fn write_new_file(&self, path: &Path) -> Result<()> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(KEY_FILE_MODE)
+            .open(path)
+            .map_err(key_file_error("create", path))?;
+        file.write_all(self.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(key_file_error("write", path))?;
+        sync_directory_of(path)
+    }
+
     /// Decodes a key written as 64 hex digits or as the standard base64 of
     /// 32 bytes; surrounding whitespace is ignored.
     pub fn decode(text: &str) -> Result<MasterKey> {
@@ -218,6 +249,20 @@ fn bad_key(reason: &str) -> SecretsError {
     SecretsError::BadKey {
         reason: reason.to_owned(),
     }
+}
+
+/// Puts the key file `from` in place of `to` in one step (a rename), made
+/// durable with the directory.
+pub fn replace_key_file(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).map_err(key_file_error("replace", to))?;
+    sync_directory_of(to)
+}
+
+fn sync_directory_of(path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(key_file_error("sync the directory of", path))
 }
 
 fn key_file_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SecretsError {

@@ -40,6 +40,6 @@ mod redact;
 
 pub use cipher::{FORMAT_V1, NONCE_LEN, Sealed, TAG_LEN, open, seal};
 pub use error::{Result, SecretsError};
-pub use key::{KEY_LEN, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
+pub use key::{KEY_LEN, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, replace_key_file};
 pub use name::{MAX_NAME_LEN, MAX_SECRET_BYTES, validate_name};
 pub use redact::Redactor;

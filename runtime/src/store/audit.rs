@@ -89,6 +89,9 @@ pub mod action {
     pub const SECRET_SET: &str = "secret.set";
     /// A secret was removed (target `secret/<name>`).
     pub const SECRET_DELETE: &str = "secret.delete";
+    /// Every secret was sealed again under a new master key (target
+    /// `secrets`).
+    pub const SECRET_REKEY: &str = "secret.rekey";
 }
 
 /// An entry to append: what happened, before it gets its place and hash.

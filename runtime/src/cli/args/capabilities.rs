@@ -127,6 +127,28 @@ pub(crate) enum SecretCommand {
     /// Remove a secret (admin); plugins granted it get `unavailable` from
     /// then on.
     Rm(SecretRmArgs),
+    /// Seal every secret again under a new master key, on a data directory
+    /// no server is using (run it with the server stopped).
+    ///
+    /// The current key is BATON_MASTER_KEY or <data-dir>/master.key. With
+    /// the key file, a new random key (or the one of --new-key-file)
+    /// replaces it once the secrets are sealed again; with the variable,
+    /// give the new key with --new-key-file and set BATON_MASTER_KEY to it
+    /// before the next start. Back the new key up: the old one no longer
+    /// opens the secrets.
+    Rekey(SecretRekeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SecretRekeyArgs {
+    /// The server's data directory.
+    #[arg(long, env = "BATON_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// The new key: a file like master.key (32 raw bytes, readable by its
+    /// owner only) [default: a new random key].
+    #[arg(long, value_name = "PATH")]
+    pub new_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,5 @@
-//! `baton secret set|list|rm` against a server. A value is read from stdin
+//! `baton secret set|list|rm` against a server (`rekey` works on a data
+//! directory: `cli/rekey.rs`). A value is read from stdin
 //! or a file, never from the command line, and is never printed: what
 //! comes back and what is shown is the secret's metadata.
 
@@ -13,10 +14,10 @@ use super::table::print_fields;
 use super::{Failed, client, finish, print_json, table, text};
 
 pub(crate) async fn run(command: SecretCommand) -> ExitCode {
-    finish(async {
-        match command {
-            SecretCommand::Set(args) => set(args).await,
-            SecretCommand::List(args) => {
+    match command {
+        SecretCommand::Set(args) => finish(set(args)).await,
+        SecretCommand::List(args) => {
+            finish(async {
                 let secrets = client(&args.remote)?.secrets().await?;
                 if args.remote.json {
                     print_json(&secrets);
@@ -24,11 +25,13 @@ pub(crate) async fn run(command: SecretCommand) -> ExitCode {
                     print_list(&secrets);
                 }
                 Ok(())
-            }
-            SecretCommand::Rm(args) => rm(args).await,
+            })
+            .await
         }
-    })
-    .await
+        SecretCommand::Rm(args) => finish(rm(args)).await,
+        // Local, on a data directory: no server involved.
+        SecretCommand::Rekey(args) => super::super::rekey::run(args).await,
+    }
 }
 
 async fn set(args: SecretSetArgs) -> Result<(), Failed> {
