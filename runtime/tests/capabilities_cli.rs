@@ -18,7 +18,7 @@ use std::process::{Command, Output, Stdio};
 use baton_test_programs::GUESTS_KITCHEN_SINK;
 use serde_json::{Value, json};
 use support::BATON;
-use support::server::{Server, apply, cli, create_token, err, out};
+use support::server::{Server, apply, cli, create_token, err, out, post_hook, signature};
 
 /// The plugin the kitchen-sink guest describes itself as.
 const PLUGIN: &str = "kitchen-sink";
@@ -549,7 +549,6 @@ fn key_file(path: &std::path::Path, byte: u8) {
 
 #[tokio::test]
 async fn rekey_seals_every_secret_again_under_a_new_key() {
-    use hmac::{Hmac, Mac};
     use std::os::unix::fs::PermissionsExt;
 
     let dir = tempfile::tempdir().unwrap();
@@ -616,17 +615,9 @@ async fn rekey_seals_every_secret_again_under_a_new_key() {
     // The new one does: the webhook checks a signature made with the value.
     let server = Server::start(&dir);
     let body = br#"{"ok": true}"#;
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(VALUE.as_bytes()).unwrap();
-    mac.update(body);
-    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    let answer: Value = http
-        .post(server.at("/v1/hooks/hook"))
-        .header("content-type", "application/json")
-        .header("x-signature-256", signature)
-        .body(&body[..])
-        .send()
+    let signed = signature(VALUE.as_bytes(), body);
+    let answer: Value = post_hook(&http, &server, "hook", &signed, body)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -10,12 +10,10 @@
 
 mod support;
 
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-use support::server::{Server, apply, create_token as token, problem};
+use support::server::{Server, apply, create_token as token, post_hook, problem, signature};
 
 #[tokio::test]
 async fn webhooks_check_signatures_and_map_bodies_to_events() {
@@ -35,9 +33,7 @@ async fn webhooks_check_signatures_and_map_bodies_to_events() {
     assert!(!listed.to_string().contains("0123456789abcdef-secret"));
 
     let body = br#"{"status": "firing", "rule": "cpu-high"}"#;
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"0123456789abcdef-secret").unwrap();
-    mac.update(body);
-    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let signature = signature(b"0123456789abcdef-secret", body);
     let send = |signature: &str, body: &'static [u8]| {
         http.post(server.at("/v1/hooks/grafana"))
             .header("content-type", "application/json")
@@ -105,17 +101,10 @@ async fn a_webhook_key_kept_as_a_secret_is_read_for_each_request() {
     );
 
     let body = br#"{"status": "firing"}"#;
-    let sign = |key: &[u8]| {
-        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-        mac.update(body);
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-    };
-    let send = |signature: String| {
-        http.post(server.at("/v1/hooks/grafana"))
-            .header("content-type", "application/json")
-            .header("x-signature-256", signature)
-            .body(&body[..])
-            .send()
+    let sign = |key: &[u8]| signature(key, body);
+    let (client, target) = (&http, &server);
+    let send = move |signed: String| async move {
+        Ok::<_, ()>(post_hook(client, target, "grafana", &signed, body).await)
     };
     let set = |value: &'static str| {
         http.put(server.at("/v1/secrets/grafana-hmac"))

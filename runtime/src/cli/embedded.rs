@@ -55,14 +55,7 @@ pub(crate) async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded
     std::fs::create_dir_all(&dir)
         .map_err(|e| refused(format!("cannot create {}: {e}", dir.display())))?;
     let lock = lock(&dir)?;
-    let store = SqliteStore::open(&SqliteOptions::new(dir.join(DATABASE_FILE)))
-        .await
-        .map_err(|e| {
-            refused(format!(
-                "cannot open the database in {}: {e}",
-                dir.display()
-            ))
-        })?;
+    let store = open_store(&dir).await?;
     let cache_dir = match (&args.cache_dir, &args.data_dir) {
         (Some(cache), _) => cache.clone(),
         (None, Some(data)) => data.join("cache"),
@@ -92,13 +85,7 @@ pub(crate) async fn open(args: &EngineArgs, must_exist: bool) -> Result<Embedded
 /// The key that seals secrets: from `BATON_MASTER_KEY`, else the data
 /// directory's key file (created on first start).
 fn master_key(dir: &Path, temporary: bool) -> Result<MasterKey, Failed> {
-    let env = match std::env::var(MASTER_KEY_ENV) {
-        Ok(value) => Some(value),
-        Err(std::env::VarError::NotPresent) => None,
-        Err(std::env::VarError::NotUnicode(_)) => {
-            return Err(refused(format!("{MASTER_KEY_ENV} is not valid UTF-8")));
-        }
-    };
+    let env = master_key_env()?;
     let (key, source) = MasterKey::load(dir, env.as_deref()).map_err(refused)?;
     match source {
         KeySource::Created(_) if !temporary => {
@@ -121,6 +108,29 @@ fn tls_trust(ca_file: Option<&Path>) -> Result<TlsTrust, Failed> {
         "outbound TLS trusts extra certificate authorities"
     );
     Ok(trust)
+}
+
+/// The database of a data directory (created if missing).
+pub(crate) async fn open_store(dir: &Path) -> Result<SqliteStore, Failed> {
+    SqliteStore::open(&SqliteOptions::new(dir.join(DATABASE_FILE)))
+        .await
+        .map_err(|e| {
+            refused(format!(
+                "cannot open the database in {}: {e}",
+                dir.display()
+            ))
+        })
+}
+
+/// The value of `BATON_MASTER_KEY`, when set.
+pub(crate) fn master_key_env() -> Result<Option<String>, Failed> {
+    match std::env::var(MASTER_KEY_ENV) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(refused(format!("{MASTER_KEY_ENV} is not valid UTF-8")))
+        }
+    }
 }
 
 fn executor(cache_dir: PathBuf, concurrency: u64) -> Result<Executor, Failed> {

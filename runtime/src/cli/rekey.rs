@@ -13,10 +13,11 @@ use std::process::ExitCode;
 
 use baton::engine::{Clock, SystemClock, rekey_secrets};
 use baton::secrets::{KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, replace_key_file};
-use baton::store::{SqliteOptions, SqliteStore};
 
 use super::args::SecretRekeyArgs;
-use super::embedded::{DATABASE_FILE, EXIT_USAGE, Failed, lock, refused};
+use super::embedded::{
+    DATABASE_FILE, EXIT_USAGE, Failed, lock, master_key_env, open_store, refused,
+};
 
 /// Where the new key waits while the secrets are sealed again.
 const NEW_KEY_FILE: &str = "master.key.new";
@@ -53,13 +54,7 @@ async fn rekey(args: SecretRekeyArgs) -> Result<String, Failed> {
             dir.join(MASTER_KEY_FILE).display()
         )));
     }
-    let env = match std::env::var(MASTER_KEY_ENV) {
-        Ok(value) => Some(value),
-        Err(std::env::VarError::NotPresent) => None,
-        Err(std::env::VarError::NotUnicode(_)) => {
-            return Err(refused(format!("{MASTER_KEY_ENV} is not valid UTF-8")));
-        }
-    };
+    let env = master_key_env()?;
     let (old, source) = MasterKey::load_existing(dir, env.as_deref()).map_err(refused)?;
     let new = match &args.new_key_file {
         Some(path) => MasterKey::read_file(path).map_err(refused)?,
@@ -121,14 +116,7 @@ async fn rekey(args: SecretRekeyArgs) -> Result<String, Failed> {
 }
 
 async fn reseal(dir: &Path, old: &MasterKey, new: &MasterKey) -> Result<usize, Failed> {
-    let store = SqliteStore::open(&SqliteOptions::new(dir.join(DATABASE_FILE)))
-        .await
-        .map_err(|e| {
-            refused(format!(
-                "cannot open the database in {}: {e}",
-                dir.display()
-            ))
-        })?;
+    let store = open_store(dir).await?;
     let actor = format!("cli:{}", whoami());
     let result = rekey_secrets(&store, old, new, &actor, SystemClock.now()).await;
     store.close().await;

@@ -245,3 +245,29 @@ pub async fn follow(http: &reqwest::Client, server: &Server, run: &str) -> Vec<(
     }
     events
 }
+
+/// `sha256=<hex>`: the HMAC-SHA256 of `body` under `key`, as a webhook
+/// expects it in `X-Signature-256` by default.
+pub fn signature(key: &[u8], body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// POSTs a JSON `body` to the webhook `name`, signed with `signature`.
+pub async fn post_hook(
+    http: &reqwest::Client,
+    server: &Server,
+    name: &str,
+    signature: &str,
+    body: &'static [u8],
+) -> reqwest::Response {
+    http.post(server.at(&format!("/v1/hooks/{name}")))
+        .header("content-type", "application/json")
+        .header("x-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
