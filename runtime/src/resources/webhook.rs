@@ -375,7 +375,7 @@ fn credential(
     problems: &mut Vec<Problem>,
 ) -> Option<Key> {
     match credential {
-        Credential::Inline(text) if text.trim().chars().count() < MIN_SECRET_LEN => {
+        Credential::Inline(text) if text.chars().count() < MIN_SECRET_LEN => {
             problems.push(Problem::new(
                 at,
                 format!(
@@ -385,7 +385,8 @@ fn credential(
             ));
             None
         }
-        Credential::Inline(text) => Some(Key::Inline(text.trim().as_bytes().to_vec())),
+        // As written: a token is trimmed when checked, an HMAC key never.
+        Credential::Inline(text) => Some(Key::Inline(text.as_bytes().to_vec())),
         Credential::Secret(reference) => match crate::secrets::validate_name(&reference.secret) {
             Ok(()) => Some(Key::Secret(reference.secret.clone())),
             Err(message) => {
