@@ -72,18 +72,8 @@ pub(crate) async fn send(
         Instant::from_std(step_deadline),
         started,
     );
-    let Ok(Ok(slot)) = timeout_at(deadlines.connect, slots.acquire_owned()).await else {
-        let error = EgressError::TooManyRequests(policy.limits.max_concurrent_requests);
-        report.failed(&error);
-        return Err(error.to_wasi());
-    };
-    match exchange(&policy, &origin, request, &deadlines).await {
+    match exchange(&policy, &origin, request, &deadlines, slots).await {
         Ok((response, connection)) => {
-            let connection = async move {
-                let ended = connection.await;
-                drop(slot);
-                ended
-            };
             let status = response.status();
             let body = |incoming| {
                 MeteredBody::new(
@@ -109,17 +99,27 @@ pub(crate) async fn send(
     }
 }
 
-/// Everything up to the response head.
+/// Everything up to the response head. A granted request waits for a free
+/// slot (until its connect deadline) and holds it until the connection
+/// ends.
 async fn exchange(
     policy: &EgressPolicy,
     origin: &Origin,
     mut request: http::Request<WasiBody>,
     deadlines: &Deadlines,
+    slots: Arc<Semaphore>,
 ) -> Result<(
     http::Response<hyper::body::Incoming>,
     impl Future<Output = Result<(), WasiError>> + Send + use<>,
 )> {
     let grant = policy.authorize(request.method(), origin)?;
+    let slot = timeout_at(deadlines.connect, slots.acquire_owned())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or(EgressError::TooManyRequests(
+            policy.limits.max_concurrent_requests,
+        ))?;
     let open = async {
         let addresses = resolve(&origin.host, origin.port).await?;
         grant.check_addresses(&origin.host, &addresses)?;
@@ -169,6 +169,7 @@ async fn exchange(
                 Err(_) => return Err(WasiError::HttpResponseTimeout),
             },
         };
+        drop(slot);
         result.map_err(WasiError::Hyper)
     };
     Ok((response, driver))
